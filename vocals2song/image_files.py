@@ -1,0 +1,242 @@
+"""R/G images on disk: PNG (8/16-bit), TIFF (8/16/32-bit float) and the original project's 8-bit BMP.
+
+PNG and TIFF files carry a JSON record of the spectrogram scale and the audio length (a PNG ``tEXt`` chunk
+or the TIFF ImageDescription), so they decode without guessing. On disk the frequency axis is flipped so
+the image looks like a spectrogram (low frequencies at the bottom); arrays in memory keep row 0 = DC.
+
+A ``.bmp`` is always the original project's format (linear magnitude with a per-image scale, no
+metadata; see :func:`vocals2song.spectrogram.legacy_image_to_spectrogram`), so both projects read each
+other's BMPs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import png
+import tifffile
+from PIL import Image
+
+from . import spectrogram as codec
+from .config import SpectrogramConfig
+from .errors import ImageFormatError
+
+FORMAT_NAME = "vocals2song-rg"
+TEXT_KEY = b"vocals2song"
+LEGACY_SAMPLE_RATE = 44100  # the original project's audio rate
+MAX_PIXELS = 1025 * 200_000  # refuse absurd images before decoding them
+BITS_BY_SUFFIX = {".png": (8, 16), ".tif": (8, 16, 32), ".tiff": (8, 16, 32), ".bmp": (8,)}
+
+
+@dataclass
+class ImageFile:
+    """An R/G image read from disk.
+
+    Attributes:
+        image: float32, shape (nb_bins, nb_frames, 3), row 0 = DC; R and G in [0, 1] (R may leave [0, 1]
+            in the float form).
+        spectrogram_config: the scale it was written with (for a legacy BMP: 44.1 kHz, n_fft from its height).
+        length: audio samples it encodes, or None if unknown.
+        legacy: True for the original project's BMP format (R is linear, per-image scale).
+        legacy_pixels: the raw uint8 pixels of a legacy BMP (None otherwise).
+    """
+
+    image: np.ndarray
+    spectrogram_config: SpectrogramConfig
+    length: int | None
+    legacy: bool = False
+    legacy_pixels: np.ndarray | None = None
+
+    def to_spectrogram(self) -> np.ndarray:
+        """Complex STFT, shape (nb_bins, nb_frames)."""
+        if self.legacy:
+            return codec.legacy_image_to_spectrogram(self.legacy_pixels)
+        return codec.image_to_spectrogram(self.image, self.spectrogram_config)
+
+    def to_audio(self) -> np.ndarray:
+        """Decoded float32 audio at ``spectrogram_config.sample_rate``; legacy audio is peak-normalised to 0.9."""
+        audio = codec.istft(self.to_spectrogram(), self.spectrogram_config, length=self.length)
+        if self.legacy:
+            peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+            audio = audio * (0.9 / peak) if peak > 0 else audio
+        return audio
+
+
+def check_bits(path: str | os.PathLike, bits: int) -> None:
+    """Raise ``ImageFormatError`` unless the file's suffix can store ``bits`` per channel."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in BITS_BY_SUFFIX:
+        raise ImageFormatError(f"Unsupported image type '{suffix or Path(path).name}': use .png, .tif/.tiff or .bmp.")
+    if bits not in BITS_BY_SUFFIX[suffix]:
+        allowed = "/".join(str(b) for b in BITS_BY_SUFFIX[suffix])
+        raise ImageFormatError(f"A {suffix} image stores {allowed} bits per channel, not {bits}.")
+
+
+def save_image(
+    path: str | os.PathLike,
+    spectrogram: np.ndarray,
+    config: SpectrogramConfig,
+    bits: int = 16,
+    length: int | None = None,
+) -> Path:
+    """Write a complex STFT as an R/G image file, atomically.
+
+    Args:
+        spectrogram: complex, shape (nb_bins, nb_frames).
+        bits: 8 or 16 (PNG, TIFF), 32 = float (TIFF only); BMP is always the original's 8-bit format.
+        length: audio samples encoded, stored so decoding restores the exact length.
+    """
+    path = Path(path)
+    check_bits(path, bits)
+    suffix = path.suffix.lower()
+    if suffix == ".bmp":
+        payload = _bmp_bytes(codec.spectrogram_to_legacy_image(spectrogram))
+    else:
+        image = codec.spectrogram_to_image(spectrogram, config)
+        metadata = json.dumps(
+            {"format": FORMAT_NAME, "version": 1, "bits": bits, "length": length, "spectrogram": vars(config)}
+        )
+        stored = image if bits == 32 else codec.quantize(image, bits)
+        stored = np.ascontiguousarray(stored[::-1])  # low frequencies at the bottom
+        payload = _png_bytes(stored, bits, metadata) if suffix == ".png" else _tiff_bytes(stored, metadata)
+    _write_atomically(path, payload)
+    return path
+
+
+def load_image(path: str | os.PathLike) -> ImageFile:
+    """Read an R/G image written by :func:`save_image` or by the original project (BMP)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageFormatError(f"No image file at '{path}'.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".png":
+            pixels, metadata = _read_png(path)
+        elif suffix in (".tif", ".tiff"):
+            pixels, metadata = _read_tiff(path)
+        elif suffix == ".bmp":
+            return _read_legacy_bmp(path)
+        else:
+            raise ImageFormatError(f"Unsupported image type '{suffix}': use .png, .tif/.tiff or .bmp.")
+    except ImageFormatError:
+        raise
+    except Exception as error:  # corrupt files raise all sorts of library errors
+        raise ImageFormatError(f"Could not read the image '{path.name}': it is corrupt or not an image.") from error
+    if metadata is None or metadata.get("format") != FORMAT_NAME:
+        raise ImageFormatError(
+            f"'{path.name}' has no Vocals2Song metadata, so its scale is unknown: decode PNG/TIFF images made by "
+            "'vocals2song encode', or the original project's BMPs."
+        )
+    try:
+        config = SpectrogramConfig(**metadata["spectrogram"])
+    except (TypeError, ValueError, KeyError) as error:
+        raise ImageFormatError(f"'{path.name}' has invalid Vocals2Song metadata ({error}).") from error
+    pixels = pixels[::-1]
+    if pixels.ndim != 3 or pixels.shape[2] < 2 or pixels.shape[0] != config.nb_bins:
+        raise ImageFormatError(
+            f"'{path.name}' is {pixels.shape[:2]} pixels but its metadata says {config.nb_bins} frequency rows."
+        )
+    image = pixels.astype(np.float32) if pixels.dtype.kind == "f" else codec.dequantize(pixels)
+    length = metadata.get("length")
+    return ImageFile(image=image[..., :3], spectrogram_config=config, length=int(length) if length else None)
+
+
+def display_image(image: np.ndarray) -> np.ndarray:
+    """Float R/G image (row 0 = DC) → uint8 RGB for viewing, low frequencies at the bottom."""
+    return np.ascontiguousarray(codec.quantize(image, 8)[::-1])
+
+
+def _png_bytes(pixels: np.ndarray, bits: int, metadata: str) -> bytes:
+    height, width, _ = pixels.shape
+    buffer = io.BytesIO()
+    png.Writer(width=width, height=height, bitdepth=bits, greyscale=False, compression=6).write(
+        buffer, pixels.reshape(height, width * 3)
+    )
+    chunks = list(png.Reader(bytes=buffer.getvalue()).chunks())
+    chunks.insert(1, (b"tEXt", TEXT_KEY + b"\x00" + metadata.encode("latin-1")))
+    out = io.BytesIO()
+    png.write_chunks(out, chunks)
+    return out.getvalue()
+
+
+def _read_png(path: Path) -> tuple[np.ndarray, dict | None]:
+    reader = png.Reader(filename=str(path))
+    metadata = None
+    for kind, data in reader.chunks():
+        if kind == b"IHDR":
+            width, height = int.from_bytes(data[0:4], "big"), int.from_bytes(data[4:8], "big")
+            if width * height > MAX_PIXELS:
+                raise ImageFormatError(f"'{path.name}' is too large ({width}x{height} pixels).")
+        elif kind == b"tEXt" and data.startswith(TEXT_KEY + b"\x00"):
+            metadata = json.loads(data[len(TEXT_KEY) + 1 :].decode("latin-1"))
+        elif kind == b"IEND":
+            break
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    dtype = np.uint16 if info["bitdepth"] > 8 else np.uint8
+    planes = info["planes"]
+    pixels = np.vstack([np.asarray(row, dtype=dtype) for row in rows]).reshape(height, width, planes)
+    return pixels, metadata
+
+
+def _tiff_bytes(pixels: np.ndarray, metadata: str) -> bytes:
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, pixels, photometric="rgb", description=metadata, metadata=None, compression="zlib")
+    return buffer.getvalue()
+
+
+def _read_tiff(path: Path) -> tuple[np.ndarray, dict | None]:
+    with tifffile.TiffFile(path) as tiff:
+        page = tiff.pages[0]
+        if int(np.prod(page.shape[:2])) > MAX_PIXELS:
+            raise ImageFormatError(f"'{path.name}' is too large ({page.shape[1]}x{page.shape[0]} pixels).")
+        description = page.description
+        pixels = page.asarray()
+    try:
+        metadata = json.loads(description) if description else None
+    except json.JSONDecodeError:
+        metadata = None
+    return pixels, metadata
+
+
+def _bmp_bytes(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="RGB").save(buffer, format="BMP")
+    return buffer.getvalue()
+
+
+def _read_legacy_bmp(path: Path) -> ImageFile:
+    try:
+        with Image.open(path) as opened:
+            if opened.width * opened.height > MAX_PIXELS:
+                raise ImageFormatError(f"'{path.name}' is too large ({opened.width}x{opened.height} pixels).")
+            pixels = np.array(opened.convert("RGB"))
+    except ImageFormatError:
+        raise
+    except Exception as error:
+        raise ImageFormatError(f"Could not read the image '{path.name}': it is corrupt or not a BMP.") from error
+    nb_bins = pixels.shape[0]
+    if nb_bins < 3 or nb_bins % 2 == 0:
+        raise ImageFormatError(
+            f"'{path.name}' has {nb_bins} rows; an original Vocals2Song BMP has n_fft/2+1 (odd) frequency rows."
+        )
+    config = SpectrogramConfig(sample_rate=LEGACY_SAMPLE_RATE, n_fft=2 * (nb_bins - 1), hop_length=(nb_bins - 1) // 2)
+    image = codec.dequantize(pixels)
+    return ImageFile(image=image, spectrogram_config=config, length=None, legacy=True, legacy_pixels=pixels)
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

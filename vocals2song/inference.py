@@ -1,0 +1,226 @@
+"""Voice → song: the one public inference function, :func:`vocals_to_song`, used by the CLI and the app.
+
+Pipeline: resample to the model's rate → peak-normalise → STFT → R/G voice image → generator on overlapping
+tiles of ``tile_frames`` frames (batched, dropout seeded) → cross-fade the tiles → decode magnitude with the
+predicted phase or Griffin-Lim → assemble song and accompaniment per output mode → check and peak-limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import spectrogram as codec
+from .audio import MIN_SECONDS, check_voice, resample
+from .errors import AudioInputError, ProcessingError
+from .networks import seed_dropout
+from .weights import SongGenerator
+
+MODES = ("mixture", "accompaniment")
+PHASES = ("predicted", "griffinlim")
+VOICE_PEAK = 0.5  # voices are scaled to this peak before encoding (the trainer does the same)
+OUTPUT_PEAK = 0.99
+TILES_PER_CALL = 4
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class SongResult:
+    """What :func:`vocals_to_song` returns. Audio is float32 mono at ``sample_rate``, all the same length.
+
+    Attributes:
+        song: the song, shape (nb_samples,).
+        accompaniment: the song without the voice, shape (nb_samples,).
+        voice: the input voice as used (resampled, level-normalised), shape (nb_samples,).
+        sample_rate: Hz (the model's rate).
+        voice_image: float32 R/G image of the voice, shape (nb_bins, nb_frames, 3), row 0 = DC.
+        song_image: float32 R/G image of the predicted mixture (the generator's output, plus the voice for an
+            accompaniment generator), same shape.
+    """
+
+    song: np.ndarray
+    accompaniment: np.ndarray
+    voice: np.ndarray
+    sample_rate: int
+    voice_image: np.ndarray
+    song_image: np.ndarray
+
+
+def normalize_voice(voice: np.ndarray) -> tuple[np.ndarray, float]:
+    """Scale so the peak is ``VOICE_PEAK``; returns (scaled voice, gain). Silent input raises AudioInputError."""
+    check_voice(voice)
+    gain = VOICE_PEAK / float(np.max(np.abs(voice)))
+    return (voice * gain).astype(np.float32), gain
+
+
+def image_to_network(image: np.ndarray, nb_bins: int) -> np.ndarray:
+    """R/G image (nb_bins + 1, nb_frames, 3) in [0, 1] → network input (nb_bins, nb_frames, 2) in [-1, 1]."""
+    return np.clip(image[:nb_bins, :, :2], 0.0, 1.0) * 2.0 - 1.0
+
+
+def network_to_image(output: np.ndarray) -> np.ndarray:
+    """Network output (nb_bins, nb_frames, 2) in [-1, 1] → R/G image (nb_bins + 1, nb_frames, 3), Nyquist silent."""
+    nb_bins, nb_frames, _ = output.shape
+    image = np.zeros((nb_bins + 1, nb_frames, 3), dtype=np.float32)
+    image[:nb_bins, :, :2] = (np.asarray(output, dtype=np.float32) + 1.0) / 2.0
+    return image
+
+
+def tile_starts(nb_frames: int, tile_frames: int, overlap_frames: int) -> list[int]:
+    """First frame of each tile covering ``nb_frames`` (the input is padded to ``starts[-1] + tile_frames``)."""
+    step = tile_frames - overlap_frames
+    count = 1 if nb_frames <= tile_frames else 1 + int(np.ceil((nb_frames - tile_frames) / step))
+    return [index * step for index in range(count)]
+
+
+def crossfade_weights(tile_frames: int, overlap_frames: int, first: bool, last: bool) -> np.ndarray:
+    """Per-frame weight of one tile, shape (tile_frames,): linear ramps over the overlaps."""
+    weights = np.ones(tile_frames, dtype=np.float32)
+    if overlap_frames:
+        ramp = (np.arange(overlap_frames, dtype=np.float32) + 0.5) / overlap_frames
+        if not first:
+            weights[:overlap_frames] = ramp
+        if not last:
+            weights[-overlap_frames:] = ramp[::-1]
+    return weights
+
+
+def predict_image(
+    model: SongGenerator, voice_image: np.ndarray, seed: int = 0, progress: Progress | None = None
+) -> np.ndarray:
+    """Run the generator over a voice image of any length by overlapping, cross-faded tiles.
+
+    R is averaged with linear cross-fade weights; G (phase) is taken from the tile with the larger weight, so
+    phases never average out. Args: voice_image (nb_bins + 1, nb_frames, 3). Returns the same shape.
+    """
+    config = model.config
+    nb_bins = config.generator.nb_bins
+    nb_frames = voice_image.shape[1]
+    multiple = config.generator.frame_multiple
+    if nb_frames <= config.tile_frames:
+        tile_frames, overlap_frames = int(np.ceil(nb_frames / multiple)) * multiple, 0
+    else:
+        tile_frames, overlap_frames = config.tile_frames, config.overlap_frames
+    starts = tile_starts(nb_frames, tile_frames, overlap_frames)
+    padded_frames = starts[-1] + tile_frames
+    network_input = np.full((nb_bins, padded_frames, 2), -1.0, dtype=np.float32)  # silence, phase -π
+    network_input[:, :nb_frames] = image_to_network(voice_image, nb_bins)
+    tiles = np.stack([network_input[:, start : start + tile_frames] for start in starts])
+
+    seed_dropout(model.network, seed)
+    outputs = []
+    for first in range(0, len(tiles), TILES_PER_CALL):
+        batch = tiles[first : first + TILES_PER_CALL]
+        outputs.append(np.asarray(model.network(batch, training=False), dtype=np.float32))
+        if progress:
+            progress(min(1.0, (first + len(batch)) / len(tiles)), "generating")
+    outputs = np.concatenate(outputs)
+
+    magnitude = np.zeros((nb_bins, padded_frames), dtype=np.float32)
+    weight_sum = np.zeros(padded_frames, dtype=np.float32)
+    phase = np.zeros((nb_bins, padded_frames), dtype=np.float32)
+    best_weight = np.full(padded_frames, -1.0, dtype=np.float32)
+    for index, (start, output) in enumerate(zip(starts, outputs)):
+        weights = crossfade_weights(tile_frames, overlap_frames, index == 0, index == len(starts) - 1)
+        window = slice(start, start + tile_frames)
+        magnitude[:, window] += output[..., 0] * weights
+        weight_sum[window] += weights
+        better = weights > best_weight[window]
+        phase[:, window] = np.where(better, output[..., 1], phase[:, window])
+        best_weight[window] = np.maximum(best_weight[window], weights)
+    blended = np.stack([magnitude / weight_sum, phase], axis=-1)[:, :nb_frames]
+    return network_to_image(blended)
+
+
+def vocals_to_song(
+    voice: np.ndarray,
+    sample_rate: int,
+    model: SongGenerator,
+    *,
+    mode: str = "mixture",
+    phase: str = "predicted",
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> SongResult:
+    """Turn a voice into a song.
+
+    Args:
+        voice: float mono audio, shape (nb_samples,), in [-1, 1], at ``sample_rate`` Hz; at least 0.5 s.
+        sample_rate: Hz of ``voice`` (resampled to the model's rate).
+        model: from :func:`vocals2song.weights.load_generator`.
+        mode: ``"mixture"`` — the song is the generator's mixture, voice included (the original project);
+            ``"accompaniment"`` — the song is your exact voice plus the generated accompaniment (from an
+            accompaniment generator directly, or from a mixture generator by removing the voice's magnitude).
+        phase: ``"predicted"`` uses the G channel; ``"griffinlim"`` rebuilds phase from the predicted magnitude.
+        seed: the dropout variation; the same seed gives bit-identical output.
+        progress: optional callback ``(fraction in [0, 1], stage)``.
+    Returns:
+        SongResult at the model's sample rate; output length = ceil(input length · model rate / input rate).
+    Raises:
+        AudioInputError: non-finite, too short or silent voice. ProcessingError: unusable model output.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    voice = np.asarray(voice, dtype=np.float32)
+    if voice.ndim != 1:
+        raise AudioInputError("The voice must be mono audio (one channel).")
+    if not np.all(np.isfinite(voice)):
+        raise AudioInputError("The file contains invalid samples (NaN or infinity).")
+    if len(voice) < MIN_SECONDS * sample_rate:
+        raise AudioInputError(
+            f"The recording is {len(voice) / sample_rate:.2f} s long; at least {MIN_SECONDS:g} s of voice is needed."
+        )
+    spectrogram_config = model.config.spectrogram
+    rate = spectrogram_config.sample_rate
+    voice, _ = normalize_voice(resample(voice, sample_rate, rate))
+    length = len(voice)
+    report = progress or (lambda fraction, stage: None)
+
+    report(0.0, "encoding")
+    voice_spectrogram = codec.stft(voice, spectrogram_config)
+    voice_image = codec.spectrogram_to_image(voice_spectrogram, spectrogram_config)
+    predicted_image = predict_image(model, voice_image, seed, lambda f, s: report(0.1 + 0.7 * f, s))
+
+    report(0.8, "decoding")
+    predicted = codec.image_to_spectrogram(predicted_image, spectrogram_config)
+    if phase == "griffinlim":
+        predicted = codec.stft(
+            codec.griffin_lim(np.abs(predicted), spectrogram_config, length=length, seed=seed), spectrogram_config
+        )
+    if model.config.target == "accompaniment":
+        accompaniment = codec.istft(predicted, spectrogram_config, length)
+        song = voice + accompaniment
+        predicted_image = codec.spectrogram_to_image(voice_spectrogram + predicted, spectrogram_config)
+    elif mode == "mixture":
+        song = codec.istft(predicted, spectrogram_config, length)
+        accompaniment = song - voice
+    else:
+        # A mixture generator: keep what the voice does not explain (magnitude subtraction, predicted phase).
+        residual = np.maximum(np.abs(predicted) - np.abs(voice_spectrogram), 0.0)
+        accompaniment = codec.istft(residual * np.exp(1j * np.angle(predicted)), spectrogram_config, length)
+        song = voice + accompaniment
+    song, accompaniment, voice = _limit(song, accompaniment, voice)
+    report(1.0, "done")
+    return SongResult(
+        song=song,
+        accompaniment=accompaniment,
+        voice=voice,
+        sample_rate=rate,
+        voice_image=voice_image,
+        song_image=predicted_image,
+    )
+
+
+def _limit(song: np.ndarray, accompaniment: np.ndarray, voice: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Check the output is finite and audible; scale all three together so no peak exceeds ``OUTPUT_PEAK``."""
+    if not (np.all(np.isfinite(song)) and np.all(np.isfinite(accompaniment))):
+        raise ProcessingError("Processing failed: the model produced invalid samples.")
+    peak = float(max(np.max(np.abs(song)), np.max(np.abs(accompaniment)), np.max(np.abs(voice))))
+    if float(np.max(np.abs(song))) < 1e-4:
+        raise ProcessingError("Processing failed: the model produced silence for this voice.")
+    gain = min(1.0, OUTPUT_PEAK / peak)
+    return tuple((signal * gain).astype(np.float32) for signal in (song, accompaniment, voice))
