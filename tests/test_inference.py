@@ -1,0 +1,115 @@
+"""vocals_to_song with a tiny random-init generator: lengths, determinism, modes, tiling, bad arrays."""
+
+import numpy as np
+import pytest
+
+from conftest import synthetic_voice
+from vocals2song.errors import AudioInputError, ProcessingError
+from vocals2song.inference import OUTPUT_PEAK, crossfade_weights, tile_starts, vocals_to_song
+
+
+@pytest.mark.parametrize("seconds", [0.5, 15.0, 47.0])
+def test_any_length_in_same_length_out(tiny_model, seconds):
+    voice = synthetic_voice(seconds, 44100)
+    result = vocals_to_song(voice, 44100, tiny_model, seed=1)
+    expected = int(np.ceil(len(voice) * 22050 / 44100))
+    assert result.sample_rate == 22050
+    for signal in (result.song, result.accompaniment, result.voice):
+        assert len(signal) == expected
+        assert signal.dtype == np.float32
+        assert np.all(np.isfinite(signal))
+        assert np.max(np.abs(signal)) <= OUTPUT_PEAK + 1e-6
+    assert result.voice_image.shape == result.song_image.shape == (513, 1 + expected // 256, 3)
+    again = vocals_to_song(voice, 44100, tiny_model, seed=1)
+    assert np.array_equal(result.song, again.song)
+
+
+def test_seeds_vary_the_song(tiny_model):
+    voice = synthetic_voice(2.0)
+    first = vocals_to_song(voice, 22050, tiny_model, seed=1).song
+    second = vocals_to_song(voice, 22050, tiny_model, seed=2).song
+    assert not np.array_equal(first, second)
+
+
+def test_accompaniment_mode_keeps_the_exact_voice(tiny_model):
+    voice = synthetic_voice(2.0)
+    result = vocals_to_song(voice, 22050, tiny_model, mode="accompaniment")
+    assert np.allclose(result.song, result.voice + result.accompaniment, atol=1e-6)
+    scale = np.max(np.abs(result.voice)) / np.max(np.abs(voice))
+    assert np.allclose(result.voice, voice * scale, atol=1e-5)
+
+
+def test_mixture_mode_accompaniment_is_song_minus_voice(tiny_model):
+    result = vocals_to_song(synthetic_voice(1.0), 22050, tiny_model, mode="mixture")
+    assert np.allclose(result.accompaniment, result.song - result.voice, atol=1e-6)
+
+
+def test_accompaniment_generator(tiny_model):
+    import dataclasses
+
+    from vocals2song.weights import SongGenerator
+
+    model = SongGenerator(dataclasses.replace(tiny_model.config, target="accompaniment"), tiny_model.network, "t")
+    result = vocals_to_song(synthetic_voice(1.0), 22050, model)
+    assert np.allclose(result.song, result.voice + result.accompaniment, atol=1e-6)
+
+
+def test_griffin_lim_phase(tiny_model):
+    result = vocals_to_song(synthetic_voice(1.0), 22050, tiny_model, phase="griffinlim", seed=3)
+    assert np.all(np.isfinite(result.song))
+    again = vocals_to_song(synthetic_voice(1.0), 22050, tiny_model, phase="griffinlim", seed=3)
+    assert np.array_equal(result.song, again.song)
+
+
+def test_quiet_voice_gives_the_same_song_as_a_loud_one(tiny_model):  # case 12
+    loud = vocals_to_song(synthetic_voice(1.0), 22050, tiny_model)
+    quiet = vocals_to_song(synthetic_voice(1.0) * 1e-3, 22050, tiny_model)
+    assert np.all(np.isfinite(quiet.song))
+    assert np.max(np.abs(quiet.song - loud.song)) < 2e-2 * np.max(np.abs(loud.song))
+
+
+@pytest.mark.parametrize(
+    "voice,message",
+    [
+        (np.zeros(22050, dtype=np.float32), "No voice heard"),
+        (np.full(22050, np.nan, dtype=np.float32), "invalid samples"),
+        (synthetic_voice(0.3), "at least 0.5 s"),
+        (np.zeros((22050, 2), dtype=np.float32), "mono"),
+    ],
+)
+def test_bad_arrays(tiny_model, voice, message):
+    with pytest.raises(AudioInputError, match=message):
+        vocals_to_song(voice, 22050, tiny_model)
+
+
+def test_model_output_nan_is_caught(tiny_model, monkeypatch):  # case 24
+    from vocals2song import inference
+
+    monkeypatch.setattr(inference, "predict_image", lambda model, image, seed, progress: image * np.nan)
+    with pytest.raises(ProcessingError, match="invalid samples"):
+        vocals_to_song(synthetic_voice(1.0), 22050, tiny_model)
+
+
+def test_model_output_silence_is_caught(tiny_model, monkeypatch):  # case 24
+    from vocals2song import inference
+
+    monkeypatch.setattr(inference, "predict_image", lambda model, image, seed, progress: image * 0)
+    with pytest.raises(ProcessingError, match="silence"):
+        vocals_to_song(synthetic_voice(1.0), 22050, tiny_model)
+
+
+@pytest.mark.parametrize("frames", [1, 128, 129, 400, 4049])
+def test_tiles_cover_every_frame(frames):
+    starts = tile_starts(frames, 128, 16)
+    assert starts[0] == 0 and starts[-1] + 128 >= frames
+    assert all(b - a == 112 for a, b in zip(starts, starts[1:]))
+    total = np.zeros(starts[-1] + 128)
+    for index, start in enumerate(starts):
+        total[start : start + 128] += crossfade_weights(128, 16, index == 0, index == len(starts) - 1)
+    assert np.allclose(total[:frames], 1.0)
+
+
+def test_progress_is_reported(tiny_model):
+    seen = []
+    vocals_to_song(synthetic_voice(1.0), 22050, tiny_model, progress=lambda fraction, stage: seen.append(fraction))
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)

@@ -1,0 +1,222 @@
+"""The ``vocals2song`` command line: parses arguments and calls the package; nothing else lives here.
+
+Subcommands: ``song`` (voice → song), ``encode`` / ``decode`` (audio ↔ R/G image), ``corpus`` (render the
+paired training corpus), ``train`` and ``evaluate``. A person's mistake prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import Vocals2SongError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _progress_printer(label: str):
+    """A one-line progress display on stderr: ``label: 45% generating``."""
+
+    def report(fraction: float, stage: str) -> None:
+        end = "\n" if fraction >= 1.0 else ""
+        print(f"\r{label}: {fraction:4.0%} {stage:<12}", end=end, file=sys.stderr, flush=True)
+
+    return report
+
+
+def command_song(args: argparse.Namespace) -> None:
+    from .audio import load_audio, write_wav
+    from .image_files import save_image
+    from .inference import vocals_to_song
+    from .spectrogram import image_to_spectrogram
+    from .weights import load_generator
+
+    model = load_generator(args.weights)
+    voice = load_audio(args.voice, max_seconds=args.max_seconds)
+    if voice.truncated:
+        print(f"note: only the first {args.max_seconds:g} s of '{args.voice}' were used.", file=sys.stderr)
+    started = time.perf_counter()
+    result = vocals_to_song(
+        voice.samples,
+        voice.sample_rate,
+        model,
+        mode=args.mode,
+        phase=args.phase,
+        seed=args.seed,
+        progress=_progress_printer(Path(args.voice).name),
+    )
+    write_wav(args.output, result.song, result.sample_rate)
+    written = [args.output]
+    if args.images:
+        config = model.config.spectrogram
+        length = len(result.song)
+        for name, image in (("voice", result.voice_image), ("song", result.song_image)):
+            path = Path(args.images) / f"{Path(args.output).stem}.{name}.png"
+            save_image(path, image_to_spectrogram(image, config), config, bits=16, length=length)
+            written.append(str(path))
+    print(f"wrote {', '.join(map(str, written))} ({time.perf_counter() - started:.2f} s)")
+
+
+def command_encode(args: argparse.Namespace) -> None:
+    from .audio import load_audio
+    from .config import SpectrogramConfig
+    from .image_files import LEGACY_SAMPLE_RATE, check_bits, save_image
+    from .spectrogram import stft
+
+    output = Path(args.output)
+    bits = args.bits or (8 if output.suffix.lower() == ".bmp" else 16)
+    check_bits(output, bits)
+    sample_rate = args.sample_rate or (LEGACY_SAMPLE_RATE if output.suffix.lower() == ".bmp" else 22050)
+    config = SpectrogramConfig(sample_rate=sample_rate)
+    audio = load_audio(args.audio, sample_rate=sample_rate, max_seconds=args.max_seconds)
+    save_image(output, stft(audio.samples, config), config, bits=bits, length=len(audio.samples))
+    print(f"wrote {output} ({bits}-bit, {config.nb_bins} bins, {audio.seconds:.2f} s at {sample_rate} Hz)")
+
+
+def command_decode(args: argparse.Namespace) -> None:
+    from .audio import write_wav
+    from .image_files import load_image
+
+    image = load_image(args.image)
+    audio = image.to_audio()
+    write_wav(args.output, audio, image.spectrogram_config.sample_rate)
+    kind = "original-project BMP" if image.legacy else "R/G image"
+    print(f"wrote {args.output} ({len(audio) / image.spectrogram_config.sample_rate:.2f} s from a {kind})")
+
+
+def command_corpus(args: argparse.Namespace) -> None:
+    from .corpus import build_corpus
+
+    manifest = build_corpus(
+        args.out_dir,
+        pieces=args.pieces,
+        workers=args.workers,
+        sample_rate=args.sample_rate,
+        max_seconds=args.seconds,
+        soundfont=args.soundfont,
+        seed=args.seed,
+    )
+    print(f"wrote {manifest}")
+
+
+def command_train(args: argparse.Namespace) -> None:
+    from .training import train
+
+    export = train(
+        args.data,
+        out=args.out,
+        steps=args.steps,
+        batch_size=args.batch,
+        width=args.width,
+        target=args.target,
+        crop_frames=args.crop_frames,
+        checkpoint_every=args.checkpoint_every,
+        sample_every=args.sample_every,
+        resume=args.resume,
+        seed=args.seed,
+        workers=args.workers,
+    )
+    print(f"exported the generator to {export}")
+
+
+def command_evaluate(args: argparse.Namespace) -> None:
+    from .evaluate import evaluate, format_table
+
+    result = evaluate(
+        args.weights,
+        args.data,
+        split=args.split,
+        seconds=args.seconds,
+        max_pieces=args.max_pieces,
+        mode=args.mode,
+        out_json=args.json,
+    )
+    print(format_table(result))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vocals2song", description="Sing or speak, get a song back.")
+    parser.add_argument("--version", action="version", version=f"vocals2song {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    song = commands.add_parser("song", help="turn a voice recording into a song")
+    song.add_argument("voice", metavar="VOICE", help="audio file (wav, flac, ogg, mp3, m4a, webm...)")
+    song.add_argument("-o", "--output", required=True, metavar="SONG.wav")
+    song.add_argument("--weights", metavar="DIR_OR_HUB_ID", help="weights directory or Hub repo id (default: weights/)")
+    song.add_argument("--mode", choices=("mixture", "accompaniment"), default="mixture",
+                      help="mixture: the generator's song; accompaniment: your exact voice + generated accompaniment")  # fmt: skip
+    song.add_argument("--phase", choices=("predicted", "griffinlim"), default="predicted")
+    song.add_argument("--seed", type=int, default=0, help="dropout variation (same seed, same song)")
+    song.add_argument("--images", metavar="DIR", help="also write the voice and song R/G images (16-bit PNG) here")
+    song.add_argument("--max-seconds", type=float, default=60.0, help="decode at most this much of VOICE")
+    song.set_defaults(run=command_song)
+
+    encode = commands.add_parser("encode", help="audio → R/G spectrogram image")
+    encode.add_argument("audio", metavar="AUDIO")
+    encode.add_argument("-o", "--output", required=True, metavar="IMAGE.(png|tiff|bmp)")
+    encode.add_argument("--bits", type=int, choices=(8, 16, 32), help="per channel (default 16; BMP is always 8)")
+    encode.add_argument("--sample-rate", type=int, help="Hz (default 22050; 44100 for the original's BMP)")
+    encode.add_argument("--max-seconds", type=float, default=600.0)
+    encode.set_defaults(run=command_encode)
+
+    decode = commands.add_parser("decode", help="R/G image (or an original-project BMP) → audio")
+    decode.add_argument("image", metavar="IMAGE")
+    decode.add_argument("-o", "--output", required=True, metavar="AUDIO.wav")
+    decode.set_defaults(run=command_decode)
+
+    corpus = commands.add_parser("corpus", help="render the paired training corpus from music21's scores")
+    corpus.add_argument("out_dir", metavar="OUT_DIR")
+    corpus.add_argument("--pieces", type=int, help="number of pieces (default: all)")
+    corpus.add_argument("--workers", type=int, help="processes (default: all cores)")
+    corpus.add_argument("--seconds", type=float, default=20.0, help="longest excerpt")
+    corpus.add_argument("--sample-rate", type=int, default=22050)
+    corpus.add_argument("--soundfont", help="a .sf2 file (default: TimGM6mb from pretty_midi)")
+    corpus.add_argument("--seed", type=int, default=0)
+    corpus.set_defaults(run=command_corpus)
+
+    train = commands.add_parser("train", help="train the pix2pix generator")
+    train.add_argument("data", nargs="+", metavar="DATA", help="corpus, MUSDB18-HQ or pairs folder(s)")
+    train.add_argument("--out", default="runs/train", metavar="DIR")
+    train.add_argument("--steps", type=int, default=10000)
+    train.add_argument("--batch", type=int, default=8)
+    train.add_argument("--width", type=int, default=16, help="generator base width (the original: 64)")
+    train.add_argument("--target", choices=("mixture", "accompaniment"), default="mixture")
+    train.add_argument("--crop-frames", type=int, default=256)
+    train.add_argument("--checkpoint-every", type=int, default=500)
+    train.add_argument("--sample-every", type=int, default=1000)
+    train.add_argument("--workers", type=int, default=1)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    train.set_defaults(run=command_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a generator against baselines")
+    evaluate.add_argument("weights", metavar="WEIGHTS")
+    evaluate.add_argument("data", metavar="DATA")
+    evaluate.add_argument("--split", default="validation", choices=("train", "validation", "test"))
+    evaluate.add_argument("--seconds", type=float, default=15.0)
+    evaluate.add_argument("--max-pieces", type=int)
+    evaluate.add_argument("--mode", choices=("mixture", "accompaniment"), default="mixture")
+    evaluate.add_argument("--json", metavar="FILE")
+    evaluate.set_defaults(run=command_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in ("song", "train", "evaluate"):
+        from .backend import import_keras_quietly
+
+        import_keras_quietly()
+    try:
+        args.run(args)
+    except Vocals2SongError as error:
+        print(f"vocals2song: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("vocals2song: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
