@@ -1,0 +1,134 @@
+"""Tests of the singing-voice synthesizer and the offline paired corpus builder."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from vocals2song.errors import TrainingDataError
+from vocals2song.singer import Note, SingerProfile, random_singer, sing
+
+SAMPLE_RATE = 16000
+
+
+def steady_singer(voice_type: str = "alto") -> SingerProfile:
+    """A random singer made steady enough that its pitch can be measured precisely."""
+    singer = random_singer(np.random.default_rng(3))
+    return dataclasses.replace(singer, voice_type=voice_type, vibrato_depth_semitones=0.2,
+                               jitter_semitones=0.02, breathiness=0.05)
+
+
+def dominant_frequency(audio: np.ndarray, sample_rate: int, low_hz: float, high_hz: float) -> float:
+    """Frequency (Hz) of the strongest spectral peak between low_hz and high_hz."""
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio)), n=8 * len(audio)))
+    frequencies = np.fft.rfftfreq(8 * len(audio), 1 / sample_rate)
+    band = (frequencies >= low_hz) & (frequencies <= high_hz)
+    return float(frequencies[band][np.argmax(spectrum[band])])
+
+
+@pytest.mark.parametrize("voice_type, midi_pitch", [("soprano", 72), ("alto", 65), ("tenor", 57), ("bass", 48)])
+def test_sing_held_note_has_its_pitch(voice_type, midi_pitch):
+    notes = [Note(0.1, 1.2, midi_pitch, "la")]
+    voice = sing(notes, steady_singer(voice_type), SAMPLE_RATE, np.random.default_rng(0))
+    expected_hz = 440.0 * 2 ** ((midi_pitch - 69) / 12)
+    held = voice[int(0.5 * SAMPLE_RATE):int(1.2 * SAMPLE_RATE)].astype(np.float64)
+    assert dominant_frequency(held, SAMPLE_RATE, expected_hz / 1.5, expected_hz * 1.5) == pytest.approx(expected_hz, rel=0.03)
+    # Nothing below the fundamental: the pitch is not an octave lower.
+    spectrum = np.abs(np.fft.rfft(held * np.hanning(len(held))))
+    frequencies = np.fft.rfftfreq(len(held), 1 / SAMPLE_RATE)
+    below = spectrum[(frequencies > 30) & (frequencies < expected_hz / 1.5)]
+    assert below.max() < 0.1 * spectrum.max()
+
+
+def test_sing_length_type_and_silent_rests():
+    notes = [Note(0.0, 0.5, 62, None), Note(1.0, 0.5, 67, None), Note(1.5, 0.25, 69, None)]
+    voice = sing(notes, random_singer(np.random.default_rng(1)), SAMPLE_RATE, np.random.default_rng(1))
+    assert voice.dtype == np.float32 and voice.shape == (int(np.ceil(1.75 * SAMPLE_RATE)),)
+    assert np.all(np.isfinite(voice)) and 0.4 < np.abs(voice).max() <= 1.0
+    assert np.all(voice[int(0.5 * SAMPLE_RATE) + 1:SAMPLE_RATE - 1] == 0.0)  # the rest
+    assert np.sqrt(np.mean(voice[int(1.1 * SAMPLE_RATE):int(1.4 * SAMPLE_RATE)] ** 2)) > 0.01
+
+
+def test_sing_is_reproducible_and_singers_differ():
+    notes = [Note(0.1 * index, 0.1, 60 + index % 5, syllable)
+             for index, syllable in enumerate(["Ky", "ri", "e", None, "e", "lei", "son", "sta", "ba", "ma"])]
+    first = sing(notes, random_singer(np.random.default_rng(5)), SAMPLE_RATE, np.random.default_rng(7))
+    again = sing(notes, random_singer(np.random.default_rng(5)), SAMPLE_RATE, np.random.default_rng(7))
+    other = sing(notes, random_singer(np.random.default_rng(6)), SAMPLE_RATE, np.random.default_rng(7))
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == other.shape and not np.allclose(first, other, atol=1e-3)
+
+
+def test_sing_empty_melody_gives_empty_audio():
+    assert sing([], random_singer(np.random.default_rng(0)), SAMPLE_RATE, np.random.default_rng(0)).shape == (0,)
+
+
+def test_split_rule_holds_out_composers():
+    from vocals2song.corpus import split_for_piece
+
+    assert split_for_piece("beethoven/opus18no1/movement1") == "test"
+    assert split_for_piece("monteverdi/madrigal.3.1") == "test"
+    splits = [split_for_piece(f"bach/bwv{number}") for number in range(1000)]
+    assert set(splits) == {"train", "validation"}
+    assert 0.02 < splits.count("validation") / len(splits) < 0.08
+    assert split_for_piece("bach/bwv66.6") == split_for_piece("bach/bwv66.6")
+
+
+def test_selection_is_diverse_and_holds_a_test_piece():
+    from vocals2song.corpus import select_pieces, split_for_piece
+
+    selection = select_pieces(4, seed=0)
+    assert len(selection) == 4 and len({piece.composer for piece in selection}) >= 3
+    assert any(split_for_piece(piece.name) == "test" for piece in selection)
+    assert [piece.name for piece in select_pieces(4, seed=0)] == [piece.name for piece in selection]
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    try:
+        import fluidsynth  # noqa: F401
+    except (ImportError, OSError) as error:
+        pytest.skip(f"libfluidsynth is not installed: {error}")
+    from vocals2song.corpus import build_corpus
+
+    out_dir = tmp_path_factory.mktemp("corpus")
+    return build_corpus(out_dir, pieces=2, max_seconds=2.0, workers=1, sample_rate=SAMPLE_RATE, progress=False)
+
+
+def test_build_corpus_writes_valid_pairs(tiny_corpus):
+    import soundfile
+
+    from vocals2song.corpus import load_manifest
+
+    manifest = load_manifest(tiny_corpus.parent)
+    assert manifest["sample_rate"] == SAMPLE_RATE and manifest["pairs"]
+    assert {pair["composer"] for pair in manifest["pairs"]} >= {"bach"}
+    for pair in manifest["pairs"]:
+        assert pair["split"] in ("train", "validation", "test") and pair["vocals"].startswith("shard-000/")
+        vocals, vocals_rate = soundfile.read(tiny_corpus.parent / pair["vocals"], dtype="float32")
+        accompaniment, accompaniment_rate = soundfile.read(tiny_corpus.parent / pair["accompaniment"], dtype="float32")
+        info = soundfile.info(tiny_corpus.parent / pair["vocals"])
+        assert info.format == "FLAC" and info.subtype == "PCM_16" and info.channels == 1
+        assert vocals_rate == accompaniment_rate == SAMPLE_RATE
+        assert vocals.shape == accompaniment.shape and 1.0 <= len(vocals) / SAMPLE_RATE <= 2.0
+        assert np.abs(vocals + accompaniment).max() <= 0.96
+        assert np.sqrt(np.mean(accompaniment ** 2)) > 1e-3 and np.sqrt(np.mean(vocals ** 2)) > 1e-3
+
+
+def test_build_corpus_rerun_skips_finished_pieces(tiny_corpus):
+    from vocals2song.corpus import build_corpus
+
+    before = {path: path.stat().st_mtime_ns for path in tiny_corpus.parent.glob("shard-*/*.flac")}
+    manifest_path = build_corpus(tiny_corpus.parent, pieces=2, max_seconds=2.0, workers=1,
+                                 sample_rate=SAMPLE_RATE, progress=False)
+    after = {path: path.stat().st_mtime_ns for path in tiny_corpus.parent.glob("shard-*/*.flac")}
+    assert before == after and json.loads(manifest_path.read_text())["pairs"]
+
+
+def test_load_manifest_lists_missing_files(tiny_corpus, tmp_path):
+    from vocals2song.corpus import load_manifest
+
+    (tmp_path / "manifest.json").write_text(tiny_corpus.read_text())  # the stems stay behind
+    with pytest.raises(TrainingDataError, match="missing"):
+        load_manifest(tmp_path)
