@@ -1,0 +1,85 @@
+"""The command line, run as a user would (a subprocess): outputs, and one-line errors without tracebacks."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import synthetic_voice
+
+
+def run_cli(*arguments, cwd=None):
+    return subprocess.run([sys.executable, "-m", "vocals2song", *map(str, arguments)], capture_output=True,
+                          text=True, timeout=300, cwd=cwd)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def voice_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "voice.wav"
+    soundfile.write(path, synthetic_voice(2.0, 44100), 44100, subtype="PCM_16")
+    return path
+
+
+def assert_one_line_error(result, pattern):
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vocals2song: ")
+    assert pattern in lines[0]
+
+
+def test_song_writes_a_song_and_images(tmp_path, voice_file, tiny_weights_dir):
+    result = run_cli("song", voice_file, "-o", tmp_path / "song.wav", "--weights", tiny_weights_dir,
+                     "--seed", 3, "--images", tmp_path / "images")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    song, rate = soundfile.read(tmp_path / "song.wav")
+    assert rate == 22050 and len(song) == 44100
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == ["song.song.png", "song.voice.png"]
+    again = run_cli("song", voice_file, "-o", tmp_path / "again.wav", "--weights", tiny_weights_dir, "--seed", 3)
+    assert again.returncode == 0
+    assert np.array_equal(song, soundfile.read(tmp_path / "again.wav")[0])
+
+
+def test_encode_decode_round_trip(tmp_path, voice_file):
+    assert run_cli("encode", voice_file, "-o", tmp_path / "voice.png").returncode == 0
+    result = run_cli("decode", tmp_path / "voice.png", "-o", tmp_path / "voice.wav")
+    assert result.returncode == 0, result.stderr
+    decoded, rate = soundfile.read(tmp_path / "voice.wav")
+    assert rate == 22050 and len(decoded) == 44100
+
+
+def test_bmp_in_the_original_format(tmp_path, voice_file):
+    assert run_cli("encode", voice_file, "-o", tmp_path / "voice.bmp").returncode == 0
+    assert run_cli("decode", tmp_path / "voice.bmp", "-o", tmp_path / "voice.wav").returncode == 0
+    assert soundfile.info(tmp_path / "voice.wav").samplerate == 44100
+
+
+def test_decodes_the_original_projects_bmp(tmp_path, seed_samples):
+    result = run_cli("decode", seed_samples / "encoded_audio.bmp", "-o", tmp_path / "original.wav")
+    assert result.returncode == 0, result.stderr
+    assert soundfile.info(tmp_path / "original.wav").duration == pytest.approx(15.0, abs=0.02)
+
+
+def test_no_packaged_weights_is_explained(tmp_path, voice_file):
+    result = run_cli("song", voice_file, "-o", tmp_path / "song.wav", "--weights", tmp_path)
+    assert_one_line_error(result, "No trained generator")
+    assert not (tmp_path / "song.wav").exists()
+
+
+def test_bad_audio_is_one_line(tmp_path, tiny_weights_dir):
+    (tmp_path / "text.wav").write_text("hello")
+    result = run_cli("song", tmp_path / "text.wav", "-o", tmp_path / "song.wav", "--weights", tiny_weights_dir)
+    assert_one_line_error(result, "unsupported or corrupt")
+
+
+def test_bad_image_requests_are_one_line(tmp_path, voice_file):
+    assert_one_line_error(run_cli("encode", voice_file, "-o", tmp_path / "x.bmp", "--bits", 16), "8 bits")
+    assert_one_line_error(run_cli("encode", voice_file, "-o", tmp_path / "x.jpg"), "Unsupported image type")
+    assert_one_line_error(run_cli("decode", tmp_path / "missing.png", "-o", tmp_path / "x.wav"), "No image file")
+
+
+def test_usage_errors_exit_non_zero():
+    result = run_cli("song")
+    assert result.returncode == 2 and "usage:" in result.stderr and "Traceback" not in result.stderr

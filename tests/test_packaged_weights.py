@@ -1,0 +1,18 @@
+"""The one test that reads weights/: the packaged generator loads, passes its checksum and makes a song."""
+
+import numpy as np
+import pytest
+
+from conftest import synthetic_voice
+from vocals2song.weights import CONFIG_FILE, REPOSITORY_WEIGHTS, load_generator
+
+
+@pytest.mark.skipif(not (REPOSITORY_WEIGHTS / CONFIG_FILE).is_file(), reason="no trained weights are packaged yet")
+def test_packaged_generator_makes_a_song():
+    from vocals2song.inference import vocals_to_song
+
+    model = load_generator(REPOSITORY_WEIGHTS)  # checks the sha256 in config.json
+    assert model.config.provenance.get("steps", 0) > 0, "packaged weights must record their training"
+    result = vocals_to_song(synthetic_voice(3.0, 44100), 44100, model)
+    assert len(result.song) == 3 * 22050 * model.config.spectrogram.sample_rate // 22050
+    assert np.all(np.isfinite(result.song)) and np.max(np.abs(result.song)) > 1e-3
