@@ -14,5 +14,5 @@ def test_packaged_generator_makes_a_song():
     model = load_generator(REPOSITORY_WEIGHTS)  # checks the sha256 in config.json
     assert model.config.provenance.get("steps", 0) > 0, "packaged weights must record their training"
     result = vocals_to_song(synthetic_voice(3.0, 44100), 44100, model)
-    assert len(result.song) == 3 * 22050 * model.config.spectrogram.sample_rate // 22050
+    assert len(result.song) == 3 * model.config.spectrogram.sample_rate
     assert np.all(np.isfinite(result.song)) and np.max(np.abs(result.song)) > 1e-3
