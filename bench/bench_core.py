@@ -105,6 +105,24 @@ def timing_table(voice: np.ndarray, rate: int, widths: list[int], repeats: int) 
     return [(label, f"{seconds * 1000:.0f}") for label, seconds in rows]
 
 
+def sample_rate_table(voice: np.ndarray, rate: int, repeats: int) -> list[tuple[str, ...]]:
+    """Why 22.05 kHz: per candidate model rate, bin spacing, frames per 15 s and generator time (width 16)."""
+    rows = []
+    generator = build_generator(GeneratorConfig(width=16))
+    semitone = 2 ** (1 / 12) - 1
+    for model_rate in (22050, 44100):
+        config = SpectrogramConfig(sample_rate=model_rate)
+        at_rate = resample(voice, rate, model_rate)
+        image = codec.spectrogram_to_image(codec.stft(at_rate, config), config)
+        frames = image.shape[1] // 256 * 256
+        network_input = image_to_network(image, 512)[None, :, :frames]
+        milliseconds = 1000 * median_seconds(lambda: generator(network_input, training=False), repeats)
+        spacing = model_rate / config.n_fft
+        rows.append((f"{model_rate} Hz", f"{spacing:.1f}", f"{spacing / semitone:.0f}", f"{model_rate / 2:.0f}",
+                     str(image.shape[1]), f"{milliseconds:.0f}"))  # fmt: skip
+    return rows
+
+
 def print_table(header: tuple[str, str], rows: list[tuple[str, str]]) -> None:
     width = max(len(header[0]), *(len(label) for label, _ in rows))
     value_width = max(len(header[1]), *(len(value) for _, value in rows))
@@ -126,6 +144,12 @@ def main() -> None:
     print(f"voice: {name}, {len(voice) / rate:.2f} s at {rate} Hz\n")
     print_table(("storage form (round trip at the file's rate)", "SNR dB"), codec_table(voice, rate))
     print_table(("stage, per 15 s voice (median)", "ms"), timing_table(voice, rate, args.widths, args.repeats))
+    columns = ("model rate", "bin Hz", "semitones resolved above Hz", "top Hz", "frames / 15 s", "generator ms")
+    rows = sample_rate_table(voice, rate, args.repeats)
+    print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print()
 
 
 if __name__ == "__main__":
