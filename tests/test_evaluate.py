@@ -1,0 +1,141 @@
+"""Metrics on signals with known answers, and evaluate() with a tiny random-init generator on a tiny corpus."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from vocals2song import metrics
+from vocals2song.config import tiny_config
+from vocals2song.errors import TrainingDataError
+from vocals2song.evaluate import SYSTEMS, evaluate, format_table
+from vocals2song.networks import build_generator
+from vocals2song.weights import SongGenerator
+
+RATE = 22050
+
+
+def chord(seconds: float, frequencies, amplitude: float = 0.2) -> np.ndarray:
+    times = np.arange(int(seconds * RATE)) / RATE
+    return (amplitude * sum(np.sin(2 * np.pi * f * times) for f in frequencies)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def music():
+    return chord(2.0, [261.6, 329.6, 392.0])  # C major
+
+
+def test_identical_signals_score_perfectly(music):
+    scores = metrics.all_metrics(music, music, RATE)
+    assert scores["lsd_db"] == 0.0 and scores["mr_stft"] == 0.0
+    assert scores["chroma"] == pytest.approx(1.0)
+    assert scores["si_sdr_db"] >= 90.0
+
+
+def test_level_invariant_metrics_ignore_gain(music):
+    assert metrics.log_spectral_distance(music, 3 * music, RATE) == pytest.approx(0.0, abs=1e-3)  # float32 STFT
+    assert metrics.si_sdr(music, 0.1 * music) >= 90.0
+    assert metrics.chroma_similarity(music, 0.1 * music, RATE) == pytest.approx(1.0)
+    assert metrics.multi_resolution_stft_distance(music, 0.5 * music, RATE) > 0.5  # level-sensitive by design
+
+
+def test_degraded_signals_score_worse(music):
+    noise = np.random.default_rng(0).standard_normal(len(music)).astype(np.float32) * 0.1
+    other_key = chord(2.0, [277.2, 349.2, 415.3])  # C# major: no shared pitch class
+    clean = metrics.all_metrics(music, music, RATE)
+    noisy = metrics.all_metrics(music, music + noise, RATE)
+    assert noisy["lsd_db"] > clean["lsd_db"] + 1 and noisy["mr_stft"] > clean["mr_stft"] + 0.1
+    assert 0 < noisy["si_sdr_db"] < 30 and metrics.si_sdr(music, noise) < 0
+    assert metrics.chroma_similarity(music, other_key, RATE) < 0.5 < metrics.chroma_similarity(music, music + noise, RATE)
+
+
+def test_si_sdr_matches_its_definition(music):
+    noise = np.random.default_rng(1).standard_normal(len(music)) * 0.05
+    estimate = music + noise - np.mean(music + noise)
+    reference = music - np.mean(music)
+    target = np.dot(estimate, reference) / np.dot(reference, reference) * reference
+    expected = 10 * np.log10(np.sum(target**2) / np.sum((estimate - target) ** 2))
+    assert metrics.si_sdr(music, music + noise) == pytest.approx(expected, abs=1e-4)
+
+
+def test_silence_gives_finite_worst_scores(music):
+    silence = np.zeros_like(music)
+    scores = metrics.all_metrics(music, silence, RATE)
+    assert all(math.isfinite(value) for value in scores.values())
+    assert scores["chroma"] == 0.0 and scores["si_sdr_db"] == metrics.SI_SDR_FLOOR_DB
+    assert scores["lsd_db"] > 5 and scores["mr_stft"] > 1
+    assert all(math.isfinite(value) for value in metrics.all_metrics(silence, silence, RATE).values())
+
+
+def write_corpus(folder: Path, splits, seconds: float = 2.0) -> Path:
+    """A tiny corpus in vocals2song.corpus's format: a sung line over a chord per pair."""
+    (folder / "shard-000").mkdir(parents=True)
+    keys = ([261.6, 329.6, 392.0], [293.7, 370.0, 440.0], [220.0, 261.6, 329.6], [196.0, 246.9, 293.7])
+    pairs = []
+    for index, split in enumerate(splits):
+        pair_id = f"p{index}"
+        root = keys[index % len(keys)]
+        vocals = np.concatenate([chord(seconds / 4, [2 * f], 0.3) for f in root + root[:1]])
+        accompaniment = chord(seconds, [f / 2 for f in root], 0.15)
+        for stem, audio in (("vocals", vocals), ("accompaniment", accompaniment)):
+            soundfile.write(folder / "shard-000" / f"{pair_id}.{stem}.flac", audio, RATE)
+        pairs.append({"id": pair_id, "split": split, "vocals": f"shard-000/{pair_id}.vocals.flac",
+                      "accompaniment": f"shard-000/{pair_id}.accompaniment.flac", "seconds": seconds})
+    (folder / "manifest.json").write_text(json.dumps(
+        {"format": "vocals2song-corpus", "version": 1, "sample_rate": RATE, "pairs": pairs}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def generator():
+    config = tiny_config()
+    return SongGenerator(config, build_generator(config.generator), "test")
+
+
+def test_evaluate_scores_model_and_baselines(tmp_path, generator):
+    corpus = write_corpus(tmp_path / "corpus", ["train", "test", "test", "test"])
+    out_json = tmp_path / "report" / "scores.json"
+    result = evaluate(generator, corpus, split="test", seconds=1.5, max_pieces=2, out_json=out_json)
+
+    assert result["systems"] == list(SYSTEMS)
+    assert [piece["name"] for piece in result["pieces"]] == ["p1", "p2"]
+    assert all(piece["seconds"] == 1.5 for piece in result["pieces"])
+    for system in SYSTEMS:
+        for part in ("song", "accompaniment"):
+            assert all(math.isfinite(value) for value in result["mean"][system][part].values())
+    reference, vocals_only = result["mean"]["reference"], result["mean"]["vocals only"]
+    for part in ("song", "accompaniment"):
+        assert reference[part]["lsd_db"] < vocals_only[part]["lsd_db"]
+        assert reference[part]["mr_stft"] < vocals_only[part]["mr_stft"]
+        assert reference[part]["chroma"] > vocals_only[part]["chroma"]
+        assert reference[part]["si_sdr_db"] > vocals_only[part]["si_sdr_db"]
+    assert reference["song"]["lsd_db"] == 0.0
+    # the other piece's true accompaniment is real music in another key: better than silence, worse than the truth
+    other = result["mean"]["other piece"]["accompaniment"]
+    assert vocals_only["accompaniment"]["chroma"] < other["chroma"] < reference["accompaniment"]["chroma"]
+
+    assert json.loads(out_json.read_text()) == json.loads(json.dumps(result))
+    table = format_table(result)
+    rows = table.splitlines()
+    assert rows[0].startswith("| system | song LSD dB ↓")
+    assert [row.split(" | ")[0] for row in rows[2:7]] == [f"| {system}" for system in SYSTEMS]
+    assert "2 example(s) of the 'test' split" in table
+
+
+def test_evaluate_one_example_leaves_out_other_piece(tmp_path, generator):
+    corpus = write_corpus(tmp_path / "corpus", ["validation"])
+    result = evaluate(generator, corpus, seconds=None)
+    assert "other piece" not in result["systems"] and result["notes"]
+    assert "| other piece |" not in format_table(result)
+    assert result["pieces"][0]["seconds"] == 2.0
+
+
+def test_evaluate_without_examples_says_so(tmp_path, generator):
+    corpus = write_corpus(tmp_path / "corpus", ["train"])
+    with pytest.raises(TrainingDataError, match="'validation' split"):
+        evaluate(generator, corpus)

@@ -1,0 +1,593 @@
+"""Training and evaluation data: an index of (voice, song) pairs on disk and streamed random crops from it.
+
+Memory stays flat however large the data: :class:`PairIndex` reads only file headers, and every crop reads
+just its own window of samples (``soundfile.read(start=, frames=)``). Three layouts are recognised per path:
+
+- a rendered corpus (:mod:`vocals2song.corpus`): ``DIR/manifest.json`` listing ``vocals`` and
+  ``accompaniment`` stems per pair with its split; the mixture is their sum;
+- MUSDB18(-HQ): ``ROOT/{train,test}/<track>/{mixture,vocals,...}.wav``; a deterministic ~5 % of the train
+  tracks (by a hash of the track name) is the validation split; the accompaniment is mixture − vocals;
+- any folder of pairs: ``<name>/vocals.(wav|flac)`` + ``<name>/mixture.(wav|flac)``, or flat
+  ``X.vocals.wav`` + ``X.mixture.wav``; a first folder named train/validation/test gives the split, otherwise
+  pairs are train with a hashed ~5 % validation, as for MUSDB.
+
+Audio is downmixed to mono and resampled to the model's rate. Every pair (crop or whole example) is
+level-normalised with :func:`vocals2song.inference.normalize_voice`'s gain applied to voice and target alike,
+so training sees the voice at the level inference gives the generator. Network tensors are float32
+``(nb_bins, nb_frames, 2)`` in [-1, 1] from the codec (:mod:`vocals2song.spectrogram`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, NamedTuple, Sequence
+
+import keras
+import librosa
+import numpy as np
+import soundfile
+from scipy import signal
+
+from . import spectrogram as codec
+from .audio import MIN_SECONDS, SILENCE_PEAK, resample
+from .config import ModelConfig
+from .errors import TrainingDataError
+from .inference import image_to_network, normalize_voice
+
+SPLITS = ("train", "validation", "test")
+SPLIT_FOLDERS = {"train": "train", "validation": "validation", "valid": "validation", "test": "test"}
+AUDIO_SUFFIXES = (".wav", ".flac")
+VALIDATION_PERCENT = 5
+SILENT_VOICE_RMS = 10 ** (-45 / 20)  # a crop whose raw vocal RMS is below -45 dBFS counts as a silent stretch
+MAX_CROP_ATTEMPTS = 10  # crops tried before settling for the loudest one
+RESAMPLE_MARGIN = 64  # extra source samples read around a window that is resampled
+ONSET_BLOCK_SECONDS = 1.0  # iterate_examples skips leading silence in blocks of this length
+
+# Load-time augmentation of the training split: probability of each effect per crop, and its range.
+PITCH_SHIFT_PROBABILITY = 0.1  # librosa's phase vocoder: slow, so rare
+PITCH_SHIFT_SEMITONES = 1.0
+BALANCE_PROBABILITY = 0.5  # voice level inside the pair, relative to the accompaniment
+BALANCE_DB = 6.0
+TILT_PROBABILITY = 0.5
+TILT_DB_PER_OCTAVE = 3.0
+TILT_PIVOT_HZ = 1000.0
+NOISE_PROBABILITY = 0.3
+NOISE_SNR_DB = (15.0, 40.0)
+REVERB_PROBABILITY = 0.3
+REVERB_RT60_SECONDS = (0.1, 0.5)
+REVERB_WET = (0.1, 0.4)
+
+
+# ------------------------------------------------------------------------------------------------------
+# The index
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One (voice, song) pair on disk.
+
+    Attributes:
+        name: the pair's id (corpus) or relative folder/file stem.
+        split: "train", "validation" or "test".
+        vocals: the voice stem.
+        partner: the second stem: the accompaniment (``partner_kind == "accompaniment"``) or the mixture.
+        partner_kind: "accompaniment" (mixture = vocals + partner) or "mixture" (accompaniment = partner − vocals).
+        sample_rate: Hz of both files.
+        nb_samples: samples usable from both stems (the shorter one's length), at ``sample_rate``.
+    """
+
+    name: str
+    split: str
+    vocals: Path
+    partner: Path
+    partner_kind: str
+    sample_rate: int
+    nb_samples: int
+
+    @property
+    def seconds(self) -> float:
+        return self.nb_samples / self.sample_rate
+
+
+class PairIndex:
+    """All pairs of one or more data sources, built from file headers only (``soundfile.info``)."""
+
+    def __init__(self, pairs: Sequence[Pair], sources: Sequence[str]):
+        self.pairs = list(pairs)
+        self.sources = list(sources)
+
+    @classmethod
+    def build(cls, sources: str | os.PathLike | Iterable[str | os.PathLike]) -> "PairIndex":
+        """Index every source (a corpus dir or its manifest.json, a MUSDB root, or a folder of pairs).
+
+        Raises:
+            TrainingDataError: a missing path, or a folder that is empty, unpaired, unreadable or mixes sample
+                rates; the message lists what is wrong.
+        """
+        paths = [Path(sources)] if isinstance(sources, (str, os.PathLike)) else [Path(p) for p in sources]
+        if not paths:
+            raise TrainingDataError("No training data was given.")
+        pairs: list[Pair] = []
+        for path in paths:
+            pairs += _index_source(path)
+        return cls(pairs, [str(path) for path in paths])
+
+    def select(self, split: str) -> list[Pair]:
+        """The pairs of one split; none raises TrainingDataError naming what the data does hold."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        chosen = [pair for pair in self.pairs if pair.split == split]
+        if not chosen:
+            counts = Counter(pair.split for pair in self.pairs)
+            held = ", ".join(f"{name} {counts[name]}" for name in SPLITS if counts[name]) or "nothing"
+            raise TrainingDataError(
+                f"The data in {', '.join(self.sources)} has no pairs in the {split!r} split (it holds: {held})."
+            )
+        return chosen
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+
+def _index_source(path: Path) -> list[Pair]:
+    if path.is_file() and path.name == "manifest.json":
+        return _index_corpus(path.parent)
+    if not path.is_dir():
+        raise TrainingDataError(f"The training data folder '{path}' does not exist.")
+    if (path / "manifest.json").is_file():
+        return _index_corpus(path)
+    return _index_pair_folder(path)
+
+
+def _header(path: Path, problems: list[str]):
+    """``soundfile.info`` of a file (its header only), or None with the problem appended."""
+    try:
+        return soundfile.info(str(path))
+    except Exception as error:  # libsndfile raises several types on corrupt files
+        problems.append(f"{path.name}: unreadable ({str(error).strip()[:80]})")
+        return None
+
+
+def _listing(names: Sequence[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _check_rates(source: Path, rates: dict[str, int]) -> None:
+    """All pairs of one source must share one sample rate; otherwise list the rates found."""
+    by_rate: dict[int, list[str]] = {}
+    for name, rate in rates.items():
+        by_rate.setdefault(rate, []).append(name)
+    if len(by_rate) > 1:
+        parts = [f"{rate} Hz: {len(names)} file(s), e.g. {_listing(sorted(names), 2)}"
+                 for rate, names in sorted(by_rate.items())]
+        raise TrainingDataError(
+            f"The training data in '{source}' mixes sample rates ({'; '.join(parts)}); resample it to one rate."
+        )
+
+
+def _index_corpus(folder: Path) -> list[Pair]:
+    from .corpus import load_manifest  # the corpus module owns its manifest format
+
+    manifest = load_manifest(folder)
+    problems: list[str] = []
+    rates: dict[str, int] = {}
+    pairs = []
+    for entry in manifest["pairs"]:
+        stems = {kind: folder / entry[kind] for kind in ("vocals", "accompaniment")}
+        headers = {kind: _header(path, problems) for kind, path in stems.items()}
+        if None in headers.values():
+            continue
+        for kind, header in headers.items():
+            rates[entry[kind]] = header.samplerate
+        pairs.append(
+            Pair(
+                name=str(entry["id"]),
+                split=entry["split"],
+                vocals=stems["vocals"],
+                partner=stems["accompaniment"],
+                partner_kind="accompaniment",
+                sample_rate=headers["vocals"].samplerate,
+                nb_samples=min(header.frames for header in headers.values()),
+            )
+        )
+    if problems:
+        raise TrainingDataError(
+            f"The corpus in '{folder}' has {len(problems)} unreadable stem file(s): {_listing(problems)}."
+        )
+    rates["manifest.json"] = manifest["sample_rate"]
+    _check_rates(folder, rates)
+    return pairs
+
+
+def _stem_kind(path: Path) -> tuple[str, str] | None:
+    """(pair key, "vocals"/"mixture") for a file named like a stem, else None."""
+    if path.suffix.lower() not in AUDIO_SUFFIXES:
+        return None
+    stem = path.stem
+    for kind in ("vocals", "mixture"):
+        if stem == kind:
+            return str(path.parent), kind
+        if stem.endswith("." + kind):
+            return str(path.parent / stem[: -len(kind) - 1]), kind
+    return None
+
+
+def _index_pair_folder(root: Path) -> list[Pair]:
+    stems: dict[str, dict[str, list[Path]]] = {}
+    other_audio = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        found = _stem_kind(path)
+        if found is None:
+            if path.suffix.lower() in AUDIO_SUFFIXES:
+                other_audio.append(path)
+            continue
+        key, kind = found
+        stems.setdefault(key, {"vocals": [], "mixture": []})[kind].append(path)
+
+    if not stems:
+        names = _listing([path.name for path in other_audio])
+        detail = "no WAV or FLAC files"
+        if other_audio:
+            detail = f"{len(other_audio)} audio file(s) but none named like a stem ({names})"
+        raise TrainingDataError(
+            f"No training pairs in '{root}': it holds {detail}. Expected a corpus (manifest.json), MUSDB18 "
+            "(train/<track>/mixture.wav + vocals.wav) or pairs as <name>/vocals.wav + <name>/mixture.wav "
+            "(or X.vocals.wav + X.mixture.wav)."
+        )
+
+    def relative(key: str) -> str:
+        return Path(key).relative_to(root).as_posix() if Path(key) != root else root.name
+
+    problems = []
+    unpaired = {kind: sorted(relative(key) for key, found in stems.items() if found[kind] and not found[other])
+                for kind, other in (("vocals", "mixture"), ("mixture", "vocals"))}
+    for kind, other in (("vocals", "mixture"), ("mixture", "vocals")):
+        if unpaired[kind]:
+            problems.append(f"{len(unpaired[kind])} {kind} file(s) without a {other} ({_listing(unpaired[kind])})")
+    duplicated = sorted(relative(key) for key, found in stems.items() if max(map(len, found.values())) > 1)
+    if duplicated:
+        problems.append(f"{len(duplicated)} pair(s) with both a WAV and a FLAC of one stem ({_listing(duplicated)})")
+    if problems:
+        raise TrainingDataError(f"The training data in '{root}' is not usable: " + "; ".join(problems) + ".")
+
+    unreadable: list[str] = []
+    rates: dict[str, int] = {}
+    pairs = []
+    for key in sorted(stems):
+        vocals, mixture = stems[key]["vocals"][0], stems[key]["mixture"][0]
+        headers = [_header(vocals, unreadable), _header(mixture, unreadable)]
+        if None in headers:
+            continue
+        name = relative(key)
+        rates[f"{name}/{vocals.name}"] = headers[0].samplerate
+        rates[f"{name}/{mixture.name}"] = headers[1].samplerate
+        first_folder = Path(key).relative_to(root).parts[:1] if Path(key) != root else ()
+        split = SPLIT_FOLDERS.get(first_folder[0].lower(), "train") if first_folder else "train"
+        pairs.append(Pair(name, split, vocals, mixture, "mixture", headers[0].samplerate,
+                          min(header.frames for header in headers)))  # fmt: skip
+    if unreadable:
+        raise TrainingDataError(
+            f"The training data in '{root}' has {len(unreadable)} unreadable file(s): {_listing(unreadable)}."
+        )
+    _check_rates(root, rates)
+    return _hold_out_validation(pairs)
+
+
+def _name_percentile(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") % 100
+
+
+def _hold_out_validation(pairs: list[Pair]) -> list[Pair]:
+    """With no validation folder, move a deterministic ~5 % of train pairs (by name hash) to validation.
+
+    A hash threshold keeps each pair's split stable as the data grows; if it picks none from two or more train
+    pairs, the single lowest-hash one is taken so validation is never empty.
+    """
+    if any(pair.split == "validation" for pair in pairs):
+        return pairs
+    train = [pair for pair in pairs if pair.split == "train"]
+    held = {pair.name for pair in train if _name_percentile(pair.name) < VALIDATION_PERCENT}
+    if not held and len(train) >= 2:
+        held = {min(train, key=lambda pair: (_name_percentile(pair.name), pair.name)).name}
+    return [Pair(p.name, "validation", p.vocals, p.partner, p.partner_kind, p.sample_rate, p.nb_samples)
+            if p.name in held else p for p in pairs]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------------
+# Reading windows
+
+
+def _read_mono(path: Path, start: int, frames: int) -> np.ndarray:
+    """Exactly ``frames`` mono float32 samples from ``start`` (zero-padded past the end); reads only that window."""
+    samples, _ = soundfile.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True, fill_value=0.0)
+    return samples.mean(axis=1, dtype=np.float32)
+
+
+def read_pair(pair: Pair, start: int, frames: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """A window of a pair as (vocals, accompaniment), mono float32 at ``sample_rate``.
+
+    Args:
+        start: first sample, at the pair's own rate.
+        frames: samples wanted at ``sample_rate``; the source window is scaled by the rate ratio (plus a margin
+            when resampling) and the result cut or zero-padded to exactly ``frames``.
+    """
+    ratio = pair.sample_rate / sample_rate
+    source_frames = math.ceil(frames * ratio) + (RESAMPLE_MARGIN if ratio != 1 else 0)
+    vocals = _read_mono(pair.vocals, start, source_frames)
+    partner = _read_mono(pair.partner, start, source_frames)
+    accompaniment = partner - vocals if pair.partner_kind == "mixture" else partner
+    return tuple(_fit(resample(audio, pair.sample_rate, sample_rate), frames) for audio in (vocals, accompaniment))
+
+
+def _fit(audio: np.ndarray, length: int) -> np.ndarray:
+    return audio[:length] if len(audio) >= length else np.pad(audio, (0, length - len(audio)))
+
+
+def _rms(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+
+
+def _pair_gain(voice: np.ndarray) -> float:
+    """The gain :func:`normalize_voice` gives this voice; 1 for a silent one (nothing to normalise)."""
+    if voice.size == 0 or float(np.max(np.abs(voice))) < SILENCE_PEAK:
+        return 1.0
+    return normalize_voice(voice)[1]
+
+
+# ------------------------------------------------------------------------------------------------------
+# Augmentation (training split only)
+
+
+def augment_pair(
+    vocals: np.ndarray, accompaniment: np.ndarray, sample_rate: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random load-time augmentation of one crop.
+
+    Whole pair: a rare ±1 semitone pitch shift (both stems) and a voice-to-accompaniment balance of ±6 dB. Voice
+    input only: an EQ tilt of ±3 dB/octave around 1 kHz, additive white noise at 15-40 dB SNR, and a small room
+    (an exponentially decaying noise impulse response, RT60 0.1-0.5 s). The song target keeps the clean voice.
+
+    Args:
+        vocals, accompaniment: float32 audio, shape (nb_samples,).
+    Returns:
+        (voice input, clean vocals, accompaniment), each float32 of shape (nb_samples,).
+    """
+    length = len(vocals)
+    if rng.random() < PITCH_SHIFT_PROBABILITY:
+        steps = float(rng.uniform(-PITCH_SHIFT_SEMITONES, PITCH_SHIFT_SEMITONES))
+        vocals, accompaniment = (
+            _fit(librosa.effects.pitch_shift(audio, sr=sample_rate, n_steps=steps).astype(np.float32), length)
+            for audio in (vocals, accompaniment)
+        )
+    if rng.random() < BALANCE_PROBABILITY:
+        vocals = vocals * np.float32(10 ** (rng.uniform(-BALANCE_DB, BALANCE_DB) / 20))
+    voice = vocals
+    if rng.random() < TILT_PROBABILITY:
+        voice = _tilt(voice, sample_rate, float(rng.uniform(-TILT_DB_PER_OCTAVE, TILT_DB_PER_OCTAVE)))
+    if rng.random() < NOISE_PROBABILITY:
+        snr_db = rng.uniform(*NOISE_SNR_DB)
+        noise = rng.standard_normal(length).astype(np.float32)
+        voice = voice + noise * np.float32(_rms(voice) * 10 ** (-snr_db / 20))
+    if rng.random() < REVERB_PROBABILITY:
+        voice = _reverberate(voice, sample_rate, rng)
+    return voice.astype(np.float32), vocals.astype(np.float32), accompaniment.astype(np.float32)
+
+
+def _tilt(voice: np.ndarray, sample_rate: int, db_per_octave: float) -> np.ndarray:
+    """Spectral tilt: gain = db_per_octave · log2(f / 1 kHz), a zero-phase filter applied by one FFT."""
+    frequencies = np.fft.rfftfreq(len(voice), 1.0 / sample_rate)
+    octaves = np.log2(np.clip(frequencies, 50.0, None) / TILT_PIVOT_HZ)
+    gains = 10 ** (db_per_octave * octaves / 20)
+    return np.fft.irfft(np.fft.rfft(voice) * gains, n=len(voice)).astype(np.float32)
+
+
+def _reverberate(voice: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Add a small room: dry + wet, the wet part the voice convolved with decaying noise (RMS kept)."""
+    rt60 = rng.uniform(*REVERB_RT60_SECONDS)
+    times = np.arange(int(rt60 * sample_rate)) / sample_rate
+    response = rng.standard_normal(len(times)) * np.exp(-6.91 * times / rt60)  # −60 dB at rt60
+    response /= np.sqrt(np.sum(response**2)) or 1.0
+    wet = signal.fftconvolve(voice, response)[: len(voice)]
+    mix = rng.uniform(*REVERB_WET)
+    out = (1 - mix) * voice + mix * wet
+    return (out * (_rms(voice) / (_rms(out) or 1.0))).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Streaming crops
+
+
+def _to_network(audio: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """Audio (nb_samples,) → float32 (nb_bins, nb_frames, 2) in [-1, 1] via the codec."""
+    image = codec.spectrogram_to_image(codec.stft(audio, config.spectrogram), config.spectrogram)
+    return image_to_network(image, config.generator.nb_bins).astype(np.float32)
+
+
+class CropDataset(keras.utils.PyDataset):
+    """Batches of random (voice image, target image) crops, read from disk on demand.
+
+    Each batch is a function of (seed, epoch, index) only: pairs are drawn weighted by duration, offsets are
+    uniform, crops whose raw vocals are silent (RMS below -45 dBFS) are redrawn up to 10 times. The training
+    split is augmented (:func:`augment_pair`) and its epoch counter advances in :meth:`on_epoch_end`, so each
+    epoch sees new crops; the validation and test splits are never augmented and stay the same every epoch.
+
+    Yields ``(voice_batch, target_batch)``, float32 ``(batch_size, nb_bins, crop_frames, 2)`` in [-1, 1].
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[Pair],
+        config: ModelConfig,
+        *,
+        split: str,
+        batch_size: int,
+        crop_frames: int,
+        steps_per_epoch: int | None,
+        augment: bool,
+        seed: int,
+        workers: int = 1,
+        use_multiprocessing: bool = False,
+    ):
+        super().__init__(workers=workers, use_multiprocessing=use_multiprocessing)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if crop_frames < 1 or crop_frames % config.generator.frame_multiple:
+            multiple = config.generator.frame_multiple
+            raise ValueError(f"crop_frames must be a positive multiple of {multiple}, got {crop_frames}")
+        self.pairs = list(pairs)
+        self.config = config
+        self.split = split
+        self.batch_size = batch_size
+        self.crop_frames = crop_frames
+        self.crop_samples = (crop_frames - 1) * config.spectrogram.hop_length  # STFT gives exactly crop_frames
+        self.augment = augment and split == "train"
+        self.seed = seed
+        self.epoch = 0
+        seconds = np.array([pair.seconds for pair in self.pairs], dtype=np.float64)
+        self._cumulative_seconds = np.cumsum(seconds)
+        crop_seconds = self.crop_samples / config.spectrogram.sample_rate
+        self.steps_per_epoch = steps_per_epoch or max(1, int(seconds.sum() / (crop_seconds * batch_size)))
+
+    def __len__(self) -> int:
+        return self.steps_per_epoch
+
+    def on_epoch_end(self) -> None:
+        if self.split == "train":
+            self.epoch += 1
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} is outside 0..{len(self) - 1}")
+        rng = np.random.default_rng([self.seed, SPLITS.index(self.split), self.epoch, index])
+        shape = (self.batch_size, self.config.generator.nb_bins, self.crop_frames, 2)
+        voices, targets = np.empty(shape, np.float32), np.empty(shape, np.float32)
+        for item in range(self.batch_size):
+            voices[item], targets[item] = self.example(rng)
+        return voices, targets
+
+    def crop(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One un-augmented crop as (vocals, accompaniment) at the model rate, skipping silent vocal stretches."""
+        rate = self.config.spectrogram.sample_rate
+        best, best_rms = None, -1.0
+        for _ in range(MAX_CROP_ATTEMPTS):
+            position = rng.random() * self._cumulative_seconds[-1]
+            chosen = int(np.searchsorted(self._cumulative_seconds, position, side="right"))
+            pair = self.pairs[min(chosen, len(self.pairs) - 1)]
+            window = math.ceil(self.crop_samples * pair.sample_rate / rate)
+            start = int(rng.integers(0, max(1, pair.nb_samples - window + 1)))
+            vocals, accompaniment = read_pair(pair, start, self.crop_samples, rate)
+            level = _rms(vocals)
+            if level > best_rms:
+                best, best_rms = (vocals, accompaniment), level
+            if level >= SILENT_VOICE_RMS:
+                break
+        return best
+
+    def example(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One (voice, target) network pair, each float32 (nb_bins, crop_frames, 2) in [-1, 1]."""
+        vocals, accompaniment = self.crop(rng)
+        voice = vocals
+        if self.augment:
+            voice, vocals, accompaniment = augment_pair(vocals, accompaniment, self.config.spectrogram.sample_rate, rng)
+        target = vocals + accompaniment if self.config.target == "mixture" else accompaniment
+        gain = np.float32(_pair_gain(voice))
+        return _to_network(voice * gain, self.config), _to_network(target * gain, self.config)
+
+
+def make_dataset(
+    sources: str | os.PathLike | Iterable[str | os.PathLike],
+    config: ModelConfig,
+    *,
+    split: str = "train",
+    batch_size: int = 8,
+    crop_frames: int = 256,
+    steps_per_epoch: int | None = None,
+    augment: bool = True,
+    seed: int = 0,
+    workers: int = 1,
+    use_multiprocessing: bool = False,
+) -> CropDataset:
+    """A ``keras.utils.PyDataset`` of random crops from ``sources`` (see :class:`CropDataset`).
+
+    Args:
+        sources: one or more corpus dirs, MUSDB roots or pair folders.
+        config: gives the sample rate, STFT, nb_bins, frame multiple and target ("mixture"/"accompaniment").
+        split: which pairs to draw from.
+        crop_frames: STFT frames per crop, a multiple of ``config.generator.frame_multiple``.
+        steps_per_epoch: batches per epoch; default the split's total duration over (crop duration · batch_size).
+        augment: augment the training split (ignored for validation/test).
+    Raises:
+        TrainingDataError: unusable data or an empty split.
+    """
+    pairs = PairIndex.build(sources).select(split)
+    return CropDataset(pairs, config, split=split, batch_size=batch_size, crop_frames=crop_frames,
+                       steps_per_epoch=steps_per_epoch, augment=augment, seed=seed, workers=workers,
+                       use_multiprocessing=use_multiprocessing)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------------
+# Whole examples for evaluation
+
+
+class Example(NamedTuple):
+    """One evaluation example: float32 mono audio at the model rate, all the same length, level-normalised
+    (the voice peaks at :data:`vocals2song.inference.VOICE_PEAK`; the other two carry the same gain)."""
+
+    name: str
+    voice: np.ndarray
+    mixture: np.ndarray
+    accompaniment: np.ndarray
+
+
+def _voice_onset(pair: Pair) -> int:
+    """First sample of the first ``ONSET_BLOCK_SECONDS`` block whose vocals are not silent (reads up to there)."""
+    block = max(1, int(ONSET_BLOCK_SECONDS * pair.sample_rate))
+    blocks = soundfile.blocks(str(pair.vocals), blocksize=block, dtype="float32", always_2d=True)
+    for index, samples in enumerate(blocks):
+        if index * block >= pair.nb_samples:
+            break
+        if _rms(samples.mean(axis=1)) >= SILENT_VOICE_RMS:
+            return index * block
+    return 0
+
+
+def iterate_examples(
+    sources: str | os.PathLike | Iterable[str | os.PathLike],
+    config: ModelConfig,
+    *,
+    split: str = "validation",
+    seconds: float | None = None,
+    skip_leading_silence: bool = True,
+) -> Iterator[Example]:
+    """Whole pairs (or their first ``seconds``) for evaluation, in index order.
+
+    Args:
+        seconds: cap per example; None reads the whole pair.
+        skip_leading_silence: start at the first second of audible vocals (MUSDB songs often open with an
+            instrumental intro); only the blocks up to it are read.
+    Yields:
+        :class:`Example` ``(name, voice, mixture, accompaniment)``; pairs with a silent or shorter than 0.5 s
+        voice are skipped.
+    """
+    rate = config.spectrogram.sample_rate
+    for pair in PairIndex.build(sources).select(split):
+        start = _voice_onset(pair) if skip_leading_silence else 0
+        available = pair.nb_samples - start
+        source_frames = available if seconds is None else min(available, int(round(seconds * pair.sample_rate)))
+        frames = math.ceil(source_frames * rate / pair.sample_rate)
+        if frames < MIN_SECONDS * rate:
+            continue
+        vocals, accompaniment = read_pair(pair, start, frames, rate)
+        if float(np.max(np.abs(vocals))) < SILENCE_PEAK:
+            continue
+        gain = np.float32(normalize_voice(vocals)[1])
+        vocals, accompaniment = vocals * gain, accompaniment * gain
+        yield Example(pair.name, vocals, vocals + accompaniment, accompaniment)
