@@ -1,0 +1,259 @@
+"""Tests of the trainer: the pix2pix step on both backends, checkpoints and resume, the export, data parallelism.
+
+Tiny generators (width 4, depth 4) on synthetic crops of 64 frames, batch 2. JAX runs in subprocesses
+(``KERAS_BACKEND=jax``, and two virtual CPU devices for data parallelism); TensorFlow in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from vocals2song.config import tiny_config
+from vocals2song.errors import Vocals2SongError
+from vocals2song.training import (
+    PARTIAL_PREFIX,
+    BatchFeeder,
+    StepRunner,
+    list_checkpoints,
+    new_model,
+    train,
+    training_devices,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = dict(width=4, depth=4, crop_frames=64, batch_size=2, progress=False)
+SUBPROCESS_TIMEOUT = 240
+
+
+class SyntheticPairs(keras.utils.PyDataset):
+    """Random voice crops (batch, 512, frames, 2) in [-1, 1]; the target is ``0.5 · voice`` or a constant.
+
+    Batch ``index`` is reproducible from (seed, epoch, index); ``requested`` records the (epoch, index) reads.
+    """
+
+    def __init__(self, batches: int = 5, batch_size: int = 2, frames: int = 64, seed: int = 0,
+                 constant_target: float | None = None):  # fmt: skip
+        super().__init__()
+        self.constant_target = constant_target
+        self.batches, self.batch_size, self.frames, self.seed = batches, batch_size, frames, seed
+        self.epoch = 0
+        self.requested: list[tuple[int, int]] = []
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __getitem__(self, index: int):
+        self.requested.append((self.epoch, index))
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        voice = rng.uniform(-1, 1, (self.batch_size, 512, self.frames, 2)).astype(np.float32)
+        if self.constant_target is not None:
+            return voice, np.full_like(voice, self.constant_target)
+        return voice, 0.5 * voice
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+
+def read_metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def optimizer_iterations(checkpoint: Path) -> int:
+    """The generator optimizer's step counter stored in a checkpoint."""
+    with np.load(checkpoint / "g_optimizer.npz") as arrays:
+        return int(arrays["arr_0"])
+
+
+def run_jax(script: str, tmp_path: Path, devices: int = 1) -> dict:
+    """Run ``script`` with the JAX backend in a fresh interpreter; it prints one JSON line last."""
+    environment = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}",
+                   "JAX_PLATFORMS": "cpu"}  # fmt: skip
+    if devices > 1:
+        environment["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_tensorflow_three_steps_export_and_inference(tmp_path):
+    from vocals2song.inference import vocals_to_song
+    from vocals2song.weights import load_generator
+
+    out = tmp_path / "run"
+    export = train(["synthetic"], out=out, steps=3, checkpoint_every=2, sample_every=2,
+                   dataset=SyntheticPairs(), **TINY)  # fmt: skip
+
+    metrics = read_metrics(out)
+    assert [line["step"] for line in metrics] == [2, 3]
+    for line in metrics:
+        for name in ("g_loss", "g_gan", "g_l1", "d_loss", "steps_per_second"):
+            assert np.isfinite(line[name]) and line[name] > 0
+    assert [step for step, _ in list_checkpoints(out)] == [2, 3]
+    assert (out / "samples" / "step-0000002.png").is_file() and (out / "samples" / "step-0000002.wav").is_file()
+
+    model = load_generator(export)
+    provenance = model.config.provenance
+    assert provenance["steps"] == 3 and provenance["batch_size"] == 2 and provenance["data"] == ["synthetic"]
+    assert provenance["hardware"]["backend"] == "tensorflow" and provenance["losses"]["g_loss"] > 0
+    assert model.config.generator.width == 4
+    seconds = np.arange(22050) / 22050
+    result = vocals_to_song(0.3 * np.sin(2 * np.pi * 220 * seconds), 22050, model)
+    assert result.song.shape == (22050,) and np.all(np.isfinite(result.song))
+
+
+def test_tensorboard_receives_scalars_images_and_audio(tmp_path):
+    pytest.importorskip("tensorboard")
+    import tensorflow as tf
+
+    out = tmp_path / "run"
+    train([], out=out, steps=2, checkpoint_every=2, sample_every=2, dataset=SyntheticPairs(), **TINY)
+    tags = set()
+    for events in (out / "tensorboard").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            tags.update(value.tag for value in event.summary.value)
+    assert {"g_loss", "d_loss", "steps_per_second", "images/generated", "audio/generated"} <= tags
+
+
+def test_losses_decrease_on_a_learnable_task():
+    """A constant target (a quiet song whatever the voice): the generator's L1 error must fall within 20 steps."""
+    config = tiny_config()
+    dataset = SyntheticPairs(batches=20, constant_target=-0.8)
+    with training_devices("float32", 2) as (_, _, strategy):
+        model = new_model(config, learning_rate=1e-3)
+        runner = StepRunner(model, strategy)
+        errors = []
+        for index in range(20):
+            runner(*dataset[index])
+            runner.sync()
+            errors.append(model.tracker_results()["g_l1"])
+            runner.reset_trackers()
+    assert all(np.isfinite(errors))
+    assert np.mean(errors[-5:]) < 0.9 * np.mean(errors[:5]), errors
+
+
+def test_resume_continues_from_the_latest_complete_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    first = SyntheticPairs(batches=3)
+    train([], out=out, steps=4, checkpoint_every=2, sample_every=100, dataset=first, **TINY)
+    assert [step for step, _ in list_checkpoints(out)] == [2, 4]
+    assert optimizer_iterations(out / "checkpoints" / "step-0000004") == 4
+
+    # What a kill can leave: a half-written checkpoint folder, and a step folder whose state.json is missing.
+    partial = out / "checkpoints" / f"{PARTIAL_PREFIX}step-0000006-999"
+    partial.mkdir()
+    (partial / "generator.weights.h5").write_bytes(b"torn")
+    (out / "checkpoints" / "step-0000008").mkdir()
+    assert [step for step, _ in list_checkpoints(out)] == [2, 4]
+
+    second = SyntheticPairs(batches=3)
+    train([], out=out, steps=7, checkpoint_every=2, sample_every=100, resume=True, dataset=second, **TINY)
+    # Steps 4, 5, 6 read batches 1 and 2 of epoch 1, then batch 0 of epoch 2: where the first run would have.
+    assert second.requested[:3] == [(1, 1), (1, 2), (2, 0)]
+    assert [line["step"] for line in read_metrics(out)] == [2, 4, 6, 7]
+    latest_step, latest = list_checkpoints(out)[-1]
+    assert latest_step == 7 and optimizer_iterations(latest) == 7  # optimizer state carried over, not restarted
+    assert json.loads((latest / "state.json").read_text())["step"] == 7
+    assert not partial.exists()
+
+
+def test_refuses_to_overwrite_checkpoints_without_resume(tmp_path):
+    out = tmp_path / "run"
+    train([], out=out, steps=1, checkpoint_every=1, sample_every=100, dataset=SyntheticPairs(), **TINY)
+    with pytest.raises(Vocals2SongError, match="--resume"):
+        train([], out=out, steps=2, dataset=SyntheticPairs(), **TINY)
+
+
+def test_rejects_crops_that_do_not_fit_the_generator(tmp_path):
+    with pytest.raises(Vocals2SongError, match="multiple of 16"):
+        train([], out=tmp_path, steps=1, width=4, depth=4, crop_frames=40, dataset=SyntheticPairs(), progress=False)
+
+
+def test_batch_feeder_replays_epochs_on_resume():
+    straight = SyntheticPairs(batches=3)
+    feeder = BatchFeeder(straight, start_step=0, workers=2)
+    batches = [feeder.next() for _ in range(8)]
+    feeder.close()
+    resumed = SyntheticPairs(batches=3)
+    feeder = BatchFeeder(resumed, start_step=5, workers=2)
+    later = [feeder.next() for _ in range(3)]
+    feeder.close()
+    for (voice, _), (expected, _) in zip(later, batches[5:]):
+        np.testing.assert_array_equal(voice, expected)
+
+
+def test_sigkill_loses_at_most_one_checkpoint_interval(tmp_path):
+    """A trainer killed with SIGKILL mid-run resumes from its last complete checkpoint."""
+    out = tmp_path / "run"
+    script = f"""
+        import sys
+        sys.path.insert(0, {str(ROOT / 'tests')!r})
+        from test_training import SyntheticPairs, TINY
+        from vocals2song.training import train
+        train([], out={str(out)!r}, steps=10000, checkpoint_every=2, sample_every=10000,
+              dataset=SyntheticPairs(), **TINY)
+    """
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + SUBPROCESS_TIMEOUT
+        while not [step for step, _ in list_checkpoints(out) if step >= 4] and time.monotonic() < deadline:
+            assert process.poll() is None, "the trainer exited early"
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    killed_at = list_checkpoints(out)[-1][0]
+    assert killed_at >= 4
+    train([], out=out, steps=killed_at + 1, checkpoint_every=2, sample_every=100, resume=True,
+          dataset=SyntheticPairs(), **TINY)  # fmt: skip
+    assert list_checkpoints(out)[-1][0] == killed_at + 1
+    assert optimizer_iterations(list_checkpoints(out)[-1][1]) == killed_at + 1
+
+
+JAX_TRAIN = """
+    import json, sys
+    import numpy as np
+    from test_training import SyntheticPairs, TINY
+    from vocals2song.training import train
+    from vocals2song.weights import load_generator
+    export = train([], out="run", steps={steps}, checkpoint_every={steps}, sample_every=10000,
+                   precision="{precision}", dataset=SyntheticPairs(), **TINY)
+    model = load_generator(export)
+    metrics = [json.loads(line) for line in open("run/metrics.jsonl")]
+    generated = np.asarray(model.network(np.zeros((1, 512, 64, 2), np.float32)))
+    print(json.dumps({{"metrics": metrics, "hardware": model.config.provenance["hardware"],
+                      "finite_output": bool(np.all(np.isfinite(generated)))}}))
+"""
+
+
+def test_jax_three_steps_mixed_bfloat16(tmp_path):
+    result = run_jax(JAX_TRAIN.format(steps=3, precision="mixed_bfloat16"), tmp_path)
+    assert result["hardware"]["backend"] == "jax" and result["hardware"]["precision"] == "mixed_bfloat16"
+    assert result["metrics"][-1]["step"] == 3 and result["finite_output"]
+    for name in ("g_loss", "g_gan", "g_l1", "d_loss"):
+        assert np.isfinite(result["metrics"][-1][name]) and result["metrics"][-1][name] > 0
+
+
+def test_jax_data_parallel_on_two_virtual_devices(tmp_path):
+    result = run_jax(JAX_TRAIN.format(steps=2, precision="float32"), tmp_path, devices=2)
+    assert result["hardware"]["device_count"] == 2 and result["hardware"]["replicas"] == 2
+    assert result["metrics"][-1]["step"] == 2 and result["finite_output"]
+    assert all(np.isfinite(result["metrics"][-1][name]) for name in ("g_loss", "d_loss"))
