@@ -1,0 +1,164 @@
+"""The app in a real browser (BAD_INPUTS 18): Chromium's fake microphone sings into the page, we click
+record, stop, Generate, and check the images and the song that come back.
+
+Needs Playwright (python) and Debian's Chromium at /usr/bin/chromium; skipped with the reason otherwise.
+Set VOCALS2SONG_SCREENSHOT=1 to also write docs/screenshot.png (the committed screenshot comes from here).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+VOICE_HZ = 440.0
+RECORD_SECONDS = 3.0
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Chromium is not installed at {CHROMIUM}"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright (python) is not installed")
+
+
+def fake_voice(path: Path, seconds: float = 6.0, sample_rate: int = 44100) -> Path:
+    """A sung-like tone for the fake microphone: VOICE_HZ fundamental, slight vibrato, harmonics; 16-bit."""
+    time_axis = np.arange(int(seconds * sample_rate)) / sample_rate
+    frequency = VOICE_HZ * (1.0 + 0.003 * np.sin(2 * np.pi * 5.0 * time_axis))
+    phase = 2 * np.pi * np.cumsum(frequency) / sample_rate
+    voice = sum(np.sin(harmonic * phase) / harmonic**2 for harmonic in range(1, 6))
+    soundfile.write(path, 0.5 * voice / np.max(np.abs(voice)), sample_rate, subtype="PCM_16")
+    return path
+
+
+def peak_frequency(samples: np.ndarray, sample_rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.argmax(spectrum) * sample_rate / len(samples))
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    import app
+    from vocals2song.config import tiny_config
+    from vocals2song.networks import build_generator
+    from vocals2song.weights import save_generator
+
+    config = tiny_config()
+    weights = tmp_path_factory.mktemp("tiny-weights")
+    save_generator(weights, build_generator(config.generator), config)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-cache")))
+        demo = app.build_demo(weights=weights)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        options = {**app.launch_options(), "server_name": "127.0.0.1"}
+        demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **options)
+        try:
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    voice = fake_voice(tmp_path_factory.mktemp("microphone") / "VOICE.wav")
+    args = [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-audio-capture={voice}",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_microphone_to_song(app_url, browser, tmp_path):
+    context = browser.new_context(viewport={"width": 1280, "height": 1400}, permissions=["microphone"])
+    page = context.new_page()
+    try:
+        page.goto(app_url, wait_until="networkidle")
+        voice_input = page.locator("#voice-input")
+        voice_input.get_by_role("button", name="Record", exact=True).click()
+        page.wait_for_timeout(RECORD_SECONDS * 1000)
+        voice_input.get_by_role("button", name="Stop", exact=True).click()
+        # the recording is uploaded when it stops; Generate waits for it
+        page.wait_for_timeout(1500)
+        page.locator("#generate").click()
+
+        for element in ("#voice-image img", "#song-image img"):
+            page.locator(element).wait_for(state="visible", timeout=60_000)
+        song, song_rate, browser_seconds = fetch_audio(page, "#song-audio")
+        voice_image_size = page.evaluate(
+            "[...document.querySelectorAll('#voice-image img, #song-image img')]"
+            ".map(i => [i.naturalWidth, i.naturalHeight, i.getBoundingClientRect().height])"
+        )
+        (voice_width, voice_height, voice_shown), (song_width, song_height, song_shown) = voice_image_size
+        assert voice_height == song_height == 513 and voice_width == song_width > 0
+        assert abs(voice_shown - song_shown) < 1  # same height on screen, so the same scale
+
+        voice, voice_rate, _ = fetch_audio(page, "#voice-audio")
+        recorded_seconds = len(voice) / voice_rate
+        print(f"recorded {recorded_seconds:.2f} s; song {len(song) / song_rate:.2f} s at {song_rate} Hz")
+        assert RECORD_SECONDS - 1.5 < recorded_seconds < RECORD_SECONDS + 2.0
+        assert len(song) == len(voice) and song_rate == voice_rate
+        assert abs(browser_seconds - len(song) / song_rate) < 0.01
+        assert np.all(np.isfinite(song)) and np.abs(song).max() > 0
+        # the browser's gain control changes the level, not the pitch: the voice we sent comes back at VOICE_HZ
+        assert abs(peak_frequency(voice, voice_rate) - VOICE_HZ) < 15.0
+        status = page.locator("#status").inner_text()
+        assert "Done" in status
+
+        page.screenshot(path=str(tmp_path / "screenshot.png"), full_page=False)
+        if os.environ.get("VOCALS2SONG_SCREENSHOT"):
+            page.wait_for_timeout(500)
+            target = ROOT / "docs" / "screenshot.png"
+            page.screenshot(path=str(tmp_path / "docs-screenshot.png"), full_page=False)
+            shutil.copyfile(tmp_path / "docs-screenshot.png", target)
+    finally:
+        context.close()
+
+
+def fetch_audio(page, selector: str) -> tuple[np.ndarray, int, float]:
+    """The song an audio output offers (its download link), read inside the page and loaded by the browser's
+    own audio decoder: (samples, sample rate, seconds the browser reports)."""
+    loaded = page.evaluate(
+        """async (selector) => {
+            let source = "";
+            for (let tries = 0; tries < 600 && !source; tries++) {
+                const link = document.querySelector(selector + " a[download]");
+                source = link ? link.href : "";
+                if (!source) await new Promise((resolve) => setTimeout(resolve, 100));
+            }
+            const audio = new Audio(source);
+            await new Promise((resolve, reject) => { audio.onloadedmetadata = resolve; audio.onerror = reject; });
+            const bytes = new Uint8Array(await (await fetch(source)).arrayBuffer());
+            let text = "";
+            for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+            return {seconds: audio.duration, wav: btoa(text)};
+        }""",
+        selector,
+    )
+    samples, sample_rate = soundfile.read(io.BytesIO(base64.b64decode(loaded["wav"])), dtype="float32")
+    return samples, sample_rate, float(loaded["seconds"])
