@@ -84,6 +84,16 @@ def test_selection_is_diverse_and_holds_a_test_piece():
     assert [piece.name for piece in select_pieces(4, seed=0)] == [piece.name for piece in selection]
 
 
+def test_each_piece_is_selected_once_in_its_preferred_format():
+    from vocals2song.corpus import select_pieces
+
+    selection = select_pieces(None, seed=0)
+    names = [piece.name for piece in selection]
+    assert len(names) == len(set(names))  # music21 ships e.g. beethoven/opus18no1/movement1 as .krn and .mxl
+    movement = next(piece for piece in selection if piece.name == "beethoven/opus18no1/movement1")
+    assert movement.path.endswith(".mxl")
+
+
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory):
     try:

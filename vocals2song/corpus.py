@@ -52,7 +52,8 @@ COLLECTIONS = (("bach", "bach"), ("essenFolksong", "folk"), ("monteverdi", "mont
                ("haydn", "haydn"), ("mozart", "mozart"))
 TEST_COMPOSERS = frozenset({"beethoven", "haydn", "mozart", "monteverdi"})
 VALIDATION_PERCENT = 5
-SCORE_SUFFIXES = frozenset({".mxl", ".xml", ".musicxml", ".krn", ".abc"})
+SCORE_PREFERENCE = (".mxl", ".musicxml", ".xml", ".krn", ".abc")  # when a piece comes in several formats
+SCORE_SUFFIXES = frozenset(SCORE_PREFERENCE)
 
 MAX_PAIRS_PER_PIECE = 8
 PAIRS_PER_SHARD = 256
@@ -225,11 +226,16 @@ def select_pieces(count: int | None, seed: int) -> list[Piece]:
     queues = []
     for collection, composer in COLLECTIONS:
         collection_pieces = []
-        for path in sorted(corpus.getComposer(collection)):
-            path = Path(path)
-            if path.suffix.lower() not in SCORE_SUFFIXES:
-                continue
+        seen_stems = set()
+        # One score per piece: music21 ships some pieces twice (e.g. .krn and .mxl); take the preferred format.
+        paths = sorted((Path(path) for path in corpus.getComposer(collection)
+                        if Path(path).suffix.lower() in SCORE_SUFFIXES),
+                       key=lambda path: (str(path.with_suffix("")), SCORE_PREFERENCE.index(path.suffix.lower())))
+        for path in paths:
             stem = _relative_stem(path, collection)
+            if stem in seen_stems:
+                continue
+            seen_stems.add(stem)
             numbers = _abc_tune_numbers(path) if path.suffix.lower() == ".abc" else []
             if len(numbers) > 1:
                 collection_pieces += [Piece(f"{collection}/{stem}#{number}", str(path), number, composer)
