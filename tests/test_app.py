@@ -289,9 +289,8 @@ def test_handler_capped_decode_of_one_hour_flac(song_app, inputs):
     assert elapsed < 1.0 and peak < 500 * 2**20
 
 
-@pytest.mark.skipif(not HAS_FFMPEG, reason="ffmpeg is not installed")
-def test_handler_decoder_hang_times_out_and_worker_is_freed(song_app, inputs, monkeypatch, tmp_path):
-    """BAD_INPUTS 17: a decoder that never finishes (a stand-in ffmpeg that sleeps) is cut by the timeout."""
+def use_hanging_ffmpeg(monkeypatch, tmp_path) -> None:
+    """Make the loader find a stand-in ffmpeg that never finishes, and time it out after 1 s."""
     hanging = tmp_path / "ffmpeg"
     hanging.write_text("#!/bin/sh\nexec sleep 60\n")
     hanging.chmod(0o755)
@@ -299,6 +298,12 @@ def test_handler_decoder_hang_times_out_and_worker_is_freed(song_app, inputs, mo
     monkeypatch.setattr(audio_module.shutil, "which", lambda name, *a, **k: str(hanging) if name == "ffmpeg"
                         else real_which(name, *a, **k))  # fmt: skip
     monkeypatch.setattr(audio_module, "FFMPEG_TIMEOUT_SECONDS", 1.0)
+
+
+@pytest.mark.skipif(not HAS_FFMPEG, reason="ffmpeg is not installed")
+def test_handler_decoder_hang_times_out_and_worker_is_freed(song_app, inputs, monkeypatch, tmp_path):
+    """BAD_INPUTS 17: a decoder that never finishes (a stand-in ffmpeg that sleeps) is cut by the timeout."""
+    use_hanging_ffmpeg(monkeypatch, tmp_path)
     path = inputs / "stuck.m4a"
     path.write_bytes(os.urandom(4096))
     started = time.perf_counter()
@@ -487,13 +492,7 @@ def test_api_plain_string_etc_passwd_from_the_client_is_refused(server):
 def test_api_decoder_hang(server, inputs, monkeypatch, tmp_path):
     """BAD_INPUTS 17 through the API: timeout, clear message, and the worker serves the next request."""
     demo, url, client, cache, workdir = server
-    hanging = tmp_path / "ffmpeg"
-    hanging.write_text("#!/bin/sh\nexec sleep 60\n")
-    hanging.chmod(0o755)
-    real_which = shutil.which
-    monkeypatch.setattr(audio_module.shutil, "which", lambda name, *a, **k: str(hanging) if name == "ffmpeg"
-                        else real_which(name, *a, **k))  # fmt: skip
-    monkeypatch.setattr(audio_module, "FFMPEG_TIMEOUT_SECONDS", 1.0)
+    use_hanging_ffmpeg(monkeypatch, tmp_path)
     path = inputs / "stuck.webm"
     path.write_bytes(os.urandom(4096))
     assert "took too long" in api_error(client, path)

@@ -162,7 +162,11 @@ class Pix2Pix(keras.Model):
         """(generator trainable, generator non-trainable, discriminator trainable, discriminator non-trainable,
         generator optimizer, discriminator optimizer, metrics) variable values, for :meth:`train_step` on JAX."""
         self.build_optimizers()
-        groups = (
+        return tuple([variable.value for variable in group] for group in self._jax_state_groups())
+
+    def _jax_state_groups(self) -> tuple[list, ...]:
+        """The variable groups of the JAX state, in :meth:`jax_state`'s order."""
+        return (
             self.generator.trainable_variables,
             self.generator.non_trainable_variables,
             self.discriminator.trainable_variables,
@@ -171,20 +175,10 @@ class Pix2Pix(keras.Model):
             self.d_optimizer.variables,
             self.metrics_variables,
         )
-        return tuple([variable.value for variable in group] for group in groups)
 
     def set_jax_state(self, state: tuple[list, ...]) -> None:
         """Write a state from :meth:`train_step` back into the Keras variables (before saving or sampling)."""
-        groups = (
-            self.generator.trainable_variables,
-            self.generator.non_trainable_variables,
-            self.discriminator.trainable_variables,
-            self.discriminator.non_trainable_variables,
-            self.g_optimizer.variables,
-            self.d_optimizer.variables,
-            self.metrics_variables,
-        )
-        for group, values in zip(groups, state):
+        for group, values in zip(self._jax_state_groups(), state):
             for variable, value in zip(group, values):
                 variable.assign(value)
 
