@@ -59,7 +59,7 @@ HOW_IT_WORKS = f"""
 3. The predicted image is decoded back to audio: magnitude from R, phase from G (or rebuilt with
    Griffin-Lim), then the inverse STFT.
 
-Based on [Vocals2Song]({ORIGINAL_PROJECT}) by Antonio Guillen-Perez and the
+Based on [Vocals2Song]({ORIGINAL_PROJECT}) by AntonioAlgaida and the
 [TensorFlow pix2pix tutorial]({PIX2PIX_NOTEBOOK}). What this version fixes: images are decoded in polar form
 (|Z|·e^{{jφ}}, not R + iG), magnitudes are on a dB scale instead of a linear one that left everything but the
 loudest bins black, and recordings of any length are generated in overlapping, cross-faded tiles.
