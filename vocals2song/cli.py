@@ -133,6 +133,7 @@ def command_evaluate(args: argparse.Namespace) -> None:
         seconds=args.seconds,
         max_pieces=args.max_pieces,
         mode=args.mode,
+        phase=args.phase,
         out_json=args.json,
     )
     print(format_table(result))
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seconds", type=float, default=15.0)
     evaluate.add_argument("--max-pieces", type=int)
     evaluate.add_argument("--mode", choices=("mixture", "accompaniment"), default="mixture")
+    evaluate.add_argument("--phase", choices=("predicted", "griffinlim"), default="predicted")
     evaluate.add_argument("--json", metavar="FILE")
     evaluate.set_defaults(run=command_evaluate)
     return parser

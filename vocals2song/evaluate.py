@@ -44,6 +44,7 @@ def evaluate(
     seconds: float | None = 15.0,
     max_pieces: int | None = None,
     mode: str = "mixture",
+    phase: str = "predicted",
     seed: int = 0,
     out_json: str | os.PathLike | None = None,
 ) -> dict:
@@ -55,7 +56,7 @@ def evaluate(
         split: "train", "validation" or "test".
         seconds: audio per example (from the first audible vocals); None for whole pairs.
         max_pieces: stop after this many examples.
-        mode, seed: passed to :func:`vocals_to_song`.
+        mode, phase, seed: passed to :func:`vocals_to_song`.
         out_json: where to write the result as JSON too.
     Returns:
         ``{"weights", "data", "split", "seconds", "mode", "seed", "sample_rate", "systems", "pieces": [{"name",
@@ -76,11 +77,11 @@ def evaluate(
         if first is None:
             first = example  # scored last, when its "other piece" (the last example) is known
         else:
-            pieces.append(_score_example(example, previous, model, rate, mode, seed))
+            pieces.append(_score_example(example, previous, model, rate, mode, phase, seed))
         previous = example
     if first is None:
         raise TrainingDataError(f"No example with an audible voice in the {split!r} split of {', '.join(sources)}.")
-    pieces.insert(0, _score_example(first, previous if previous is not first else None, model, rate, mode, seed))
+    pieces.insert(0, _score_example(first, previous if previous is not first else None, model, rate, mode, phase, seed))
 
     systems = [system for system in SYSTEMS if all(system in piece["scores"] for piece in pieces)]
     mean = {system: {part: {name: float(np.mean([piece["scores"][system][part][name] for piece in pieces]))
@@ -92,6 +93,7 @@ def evaluate(
         "split": split,
         "seconds": seconds,
         "mode": mode,
+        "phase": phase,
         "seed": seed,
         "sample_rate": rate,
         "systems": systems,
@@ -107,10 +109,10 @@ def evaluate(
 
 
 def _score_example(
-    example: Example, other: Example | None, model: SongGenerator, rate: int, mode: str, seed: int
+    example: Example, other: Example | None, model: SongGenerator, rate: int, mode: str, phase: str, seed: int
 ) -> dict:
     voice = example.voice
-    generated = vocals_to_song(voice, rate, model, mode=mode, seed=seed)
+    generated = vocals_to_song(voice, rate, model, mode=mode, phase=phase, seed=seed)
     # vocals_to_song scales its outputs together to keep peaks below 1; undo that to compare at the data's level.
     limit_gain = float(np.max(np.abs(generated.voice))) / float(np.max(np.abs(voice)))
     candidates = {
@@ -143,7 +145,8 @@ def format_table(result: dict) -> str:
             cells += [_format(name, result["mean"][system][part][name]) for name, _ in METRICS]
         lines.append("| " + " | ".join(cells) + " |")
     footer = (f"\n{len(result['pieces'])} example(s) of the {result['split']!r} split, "
-              f"{result['seconds'] or 'whole'} s each, mode {result['mode']!r}, seed {result['seed']}.")  # fmt: skip
+              f"{result['seconds'] or 'whole'} s each, mode {result['mode']!r}, phase {result.get('phase', 'predicted')!r}, "
+              f"seed {result['seed']}.")  # fmt: skip
     notes = "".join(f"\nNote: {note}" for note in result.get("notes", []))
     return "\n".join(lines) + footer + notes
 
