@@ -4,14 +4,17 @@ The sung clips come from the test composers (never trained on): the top line of 
 Monteverdi score, sung by :mod:`vocals2song.singer` with a fixed seed. The spoken phrase is espeak-ng.
 Each clip is 16-bit mono WAV at 22.05 kHz, about 8 s, peak -6 dBFS.
 
-Usage: python tools/make_examples.py [OUT_DIR]   (default: examples/)
+With ``--songs WEIGHTS`` it also writes each clip's predicted song (seed 0, mode "mixture") to
+``OUT_DIR/songs/`` with the generator in WEIGHTS.
+
+Usage: python tools/make_examples.py [OUT_DIR] [--songs WEIGHTS]   (default OUT_DIR: examples/)
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -59,14 +62,33 @@ def spoken_clip(text: str) -> np.ndarray:
     return 0.5 * voice / np.max(np.abs(voice))
 
 
-def main(out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def predicted_songs(out_dir: Path, weights: str) -> None:
+    """Each example voice through the generator: ``out_dir/songs/<name>.song.wav``."""
+    from vocals2song.inference import vocals_to_song
+    from vocals2song.weights import load_generator
+
+    model = load_generator(weights)
+    for voice_path in sorted(out_dir.glob("*.wav")):
+        voice = load_audio(voice_path)
+        result = vocals_to_song(voice.samples, voice.sample_rate, model, mode="mixture", seed=0)
+        song_path = write_wav(out_dir / "songs" / f"{voice_path.stem}.song.wav", result.song, result.sample_rate)
+        print(f"wrote {song_path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", nargs="?", type=Path, default=Path("examples"))
+    parser.add_argument("--songs", metavar="WEIGHTS", help="also write the predicted songs with these weights")
+    args = parser.parse_args()
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     for name, corpus_path, seed in SUNG:
-        write_wav(out_dir / f"{name}.wav", sung_clip(corpus_path, seed), SAMPLE_RATE)
-        print(f"wrote {out_dir / name}.wav ({corpus_path})")
-    write_wav(out_dir / f"{SPOKEN[0]}.wav", spoken_clip(SPOKEN[1]), SAMPLE_RATE)
-    print(f"wrote {out_dir / SPOKEN[0]}.wav (espeak-ng)")
+        write_wav(args.out_dir / f"{name}.wav", sung_clip(corpus_path, seed), SAMPLE_RATE)
+        print(f"wrote {args.out_dir / name}.wav ({corpus_path})")
+    write_wav(args.out_dir / f"{SPOKEN[0]}.wav", spoken_clip(SPOKEN[1]), SAMPLE_RATE)
+    print(f"wrote {args.out_dir / SPOKEN[0]}.wav (espeak-ng)")
+    if args.songs:
+        predicted_songs(args.out_dir, args.songs)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("examples"))
+    main()
