@@ -73,7 +73,13 @@ def app_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def playwright():
+    with sync_api.sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright, tmp_path_factory):
     voice = fake_voice(tmp_path_factory.mktemp("microphone") / "VOICE.wav")
     args = [
         "--use-fake-device-for-media-stream",
@@ -86,12 +92,11 @@ def browser(tmp_path_factory):
         "--disable-component-update",
         "--disable-sync",
     ]
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def test_microphone_to_song(app_url, browser, tmp_path):
@@ -162,3 +167,29 @@ def fetch_audio(page, selector: str) -> tuple[np.ndarray, int, float]:
     )
     samples, sample_rate = soundfile.read(io.BytesIO(base64.b64decode(loaded["wav"])), dtype="float32")
     return samples, sample_rate, float(loaded["seconds"])
+
+
+def test_upload_works_when_the_microphone_is_denied(app_url, playwright, tmp_path):
+    """BAD_INPUTS 19: no microphone permission (and no fake device); uploading a file still gives a song."""
+    voice = fake_voice(tmp_path / "upload.wav", seconds=2.0)
+    args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--deny-permission-prompts"]  # fmt: skip
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+    context = browser.new_context(viewport={"width": 1280, "height": 1400}, permissions=[])
+    try:
+        page = context.new_page()
+        page.goto(app_url, wait_until="networkidle")
+        assert page.evaluate("navigator.permissions.query({name: 'microphone'}).then(p => p.state)") != "granted"
+        with page.expect_file_chooser() as chooser:
+            page.locator("#voice-input").get_by_role("button", name="Upload file").click()
+            page.locator("#voice-input").get_by_text("Click to Upload", exact=False).first.click()
+        chooser.value.set_files(str(voice))
+        page.wait_for_timeout(1500)
+        page.locator("#generate").click()
+        page.locator("#song-image img").wait_for(state="visible", timeout=60_000)
+        song, song_rate, _ = fetch_audio(page, "#song-audio")
+        assert len(song) / song_rate == pytest.approx(2.0, abs=0.01)
+        assert "Done" in page.locator("#status").inner_text()
+    finally:
+        context.close()
+        browser.close()
