@@ -2,7 +2,8 @@
 record, stop, Generate, and check the images and the song that come back.
 
 Needs Playwright (python) and Debian's Chromium at /usr/bin/chromium; skipped with the reason otherwise.
-Set VOCALS2SONG_SCREENSHOT=1 to also write docs/screenshot.png (the committed screenshot comes from here).
+Set VOCALS2SONG_SCREENSHOT=1 to also write docs/screenshot.png (the committed screenshot comes from here); it
+then uses the packaged generator in weights/ when there is one, else the tiny random-init one of the tests.
 """
 
 from __future__ import annotations
@@ -55,9 +56,14 @@ def app_url(tmp_path_factory):
     from vocals2song.networks import build_generator
     from vocals2song.weights import save_generator
 
-    config = tiny_config()
-    weights = tmp_path_factory.mktemp("tiny-weights")
-    save_generator(weights, build_generator(config.generator), config)
+    from vocals2song.weights import CONFIG_FILE, REPOSITORY_WEIGHTS
+
+    if os.environ.get("VOCALS2SONG_SCREENSHOT") and (REPOSITORY_WEIGHTS / CONFIG_FILE).is_file():
+        weights = REPOSITORY_WEIGHTS  # the README's screenshot shows the packaged generator
+    else:
+        config = tiny_config()
+        weights = tmp_path_factory.mktemp("tiny-weights")
+        save_generator(weights, build_generator(config.generator), config)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-cache")))
         demo = app.build_demo(weights=weights)
