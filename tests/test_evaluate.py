@@ -72,19 +72,24 @@ def test_silence_gives_finite_worst_scores(music):
     assert all(math.isfinite(value) for value in metrics.all_metrics(silence, silence, RATE).values())
 
 
-def write_corpus(folder: Path, splits, seconds: float = 2.0) -> Path:
-    """A tiny corpus in vocals2song.corpus's format: a sung line over a chord per pair."""
+def write_corpus(folder: Path, splits, seconds: float = 2.0, pieces=None) -> Path:
+    """A tiny corpus in vocals2song.corpus's format: a sung line over a chord per pair.
+
+    ``pieces``: a piece name per pair (the pairs of one piece are identical); default one piece per pair.
+    """
     (folder / "shard-000").mkdir(parents=True)
     keys = ([261.6, 329.6, 392.0], [293.7, 370.0, 440.0], [220.0, 261.6, 329.6], [196.0, 246.9, 293.7])
+    pieces = pieces or [f"piece{index}" for index in range(len(splits))]
     pairs = []
     for index, split in enumerate(splits):
         pair_id = f"p{index}"
-        root = keys[index % len(keys)]
+        root = keys[sorted(set(pieces)).index(pieces[index]) % len(keys)]
         vocals = np.concatenate([chord(seconds / 4, [2 * f], 0.3) for f in root + root[:1]])
         accompaniment = chord(seconds, [f / 2 for f in root], 0.15)
         for stem, audio in (("vocals", vocals), ("accompaniment", accompaniment)):
             soundfile.write(folder / "shard-000" / f"{pair_id}.{stem}.flac", audio, RATE)
-        pairs.append({"id": pair_id, "split": split, "vocals": f"shard-000/{pair_id}.vocals.flac",
+        pairs.append({"id": pair_id, "piece": pieces[index], "split": split,
+                      "vocals": f"shard-000/{pair_id}.vocals.flac",
                       "accompaniment": f"shard-000/{pair_id}.accompaniment.flac", "seconds": seconds})
     (folder / "manifest.json").write_text(json.dumps(
         {"format": "vocals2song-corpus", "version": 1, "sample_rate": RATE, "pairs": pairs}))
@@ -125,6 +130,16 @@ def test_evaluate_scores_model_and_baselines(tmp_path, generator):
     assert rows[0].startswith("| system | song LSD dB ↓")
     assert [row.split(" | ")[0] for row in rows[2:7]] == [f"| {system}" for system in SYSTEMS]
     assert "2 example(s) of the 'test' split" in table
+
+
+def test_other_piece_never_borrows_from_the_same_piece(tmp_path, generator):
+    # p0 and p1 are two pairs of one piece (identical accompaniments), p2 is another piece
+    corpus = write_corpus(tmp_path / "corpus", ["test"] * 3, seconds=1.0, pieces=["a", "a", "b"])
+    result = evaluate(generator, corpus, split="test", seconds=None)
+    assert [piece["name"] for piece in result["pieces"]] == ["p0", "p1", "p2"]
+    for piece in result["pieces"]:
+        borrowed = piece["scores"]["other piece"]["accompaniment"]
+        assert borrowed["lsd_db"] > 1.0 and borrowed["chroma"] < 0.9, piece["name"]
 
 
 def test_evaluate_one_example_leaves_out_other_piece(tmp_path, generator):

@@ -23,7 +23,7 @@ import hashlib
 import math
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
@@ -79,6 +79,8 @@ class Pair:
         partner_kind: "accompaniment" (mixture = vocals + partner) or "mixture" (accompaniment = partner − vocals).
         sample_rate: Hz of both files.
         nb_samples: samples usable from both stems (the shorter one's length), at ``sample_rate``.
+        piece: the piece the pair was cut from (a corpus gives several pairs per piece); None: the pair is a
+            piece of its own (MUSDB tracks, pair folders), see :attr:`piece_name`.
     """
 
     name: str
@@ -88,6 +90,11 @@ class Pair:
     partner_kind: str
     sample_rate: int
     nb_samples: int
+    piece: str | None = None
+
+    @property
+    def piece_name(self) -> str:
+        return self.piece or self.name
 
     @property
     def seconds(self) -> float:
@@ -194,6 +201,7 @@ def _index_corpus(folder: Path) -> list[Pair]:
                 partner_kind="accompaniment",
                 sample_rate=headers["vocals"].samplerate,
                 nb_samples=min(header.frames for header in headers.values()),
+                piece=entry.get("piece"),
             )
         )
     if problems:
@@ -297,8 +305,7 @@ def _hold_out_validation(pairs: list[Pair]) -> list[Pair]:
     held = {pair.name for pair in train if _name_percentile(pair.name) < VALIDATION_PERCENT}
     if not held and len(train) >= 2:
         held = {min(train, key=lambda pair: (_name_percentile(pair.name), pair.name)).name}
-    return [Pair(p.name, "validation", p.vocals, p.partner, p.partner_kind, p.sample_rate, p.nb_samples)
-            if p.name in held else p for p in pairs]  # fmt: skip
+    return [replace(pair, split="validation") if pair.name in held else pair for pair in pairs]
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -539,12 +546,14 @@ def make_dataset(
 
 class Example(NamedTuple):
     """One evaluation example: float32 mono audio at the model rate, all the same length, level-normalised
-    (the voice peaks at :data:`vocals2song.inference.VOICE_PEAK`; the other two carry the same gain)."""
+    (the voice peaks at :data:`vocals2song.inference.VOICE_PEAK`; the other two carry the same gain), and the
+    piece it comes from (:attr:`Pair.piece_name`)."""
 
     name: str
     voice: np.ndarray
     mixture: np.ndarray
     accompaniment: np.ndarray
+    piece: str
 
 
 def _voice_onset(pair: Pair) -> int:
@@ -574,7 +583,7 @@ def iterate_examples(
         skip_leading_silence: start at the first second of audible vocals (MUSDB songs often open with an
             instrumental intro); only the blocks up to it are read.
     Yields:
-        :class:`Example` ``(name, voice, mixture, accompaniment)``; pairs with a silent or shorter than 0.5 s
+        :class:`Example` ``(name, voice, mixture, accompaniment, piece)``; pairs with a silent or shorter than 0.5 s
         voice are skipped.
     """
     rate = config.spectrogram.sample_rate
@@ -590,4 +599,4 @@ def iterate_examples(
             continue
         gain = np.float32(normalize_voice(vocals)[1])
         vocals, accompaniment = vocals * gain, accompaniment * gain
-        yield Example(pair.name, vocals, vocals + accompaniment, accompaniment)
+        yield Example(pair.name, vocals, vocals + accompaniment, accompaniment, pair.piece_name)

@@ -9,8 +9,9 @@ song without the voice) against the reference accompaniment. Baselines, scored t
 - ``melody copy``: the accompaniment is the voice transposed down an octave (librosa's phase-vocoder pitch
   shift, −12 semitones, so the timing stays aligned), song = voice + that — music that follows the tune but
   knows nothing of harmony or rhythm;
-- ``other piece``: another example's true accompaniment (the previous one in order; the first takes the
-  last's), fitted to this voice's length — real music, wrong piece (needs two or more examples);
+- ``other piece``: the true accompaniment of another piece (the latest example of a different piece in
+  order; the first piece's examples take the second piece's first), fitted to this voice's length — real
+  music, wrong piece (needs examples of two or more pieces: a corpus cuts several pairs from one piece);
 - ``reference``: the true mixture and accompaniment (the ceiling: LSD 0, MR-STFT 0, chroma 1, SI-SDR 100 dB).
 """
 
@@ -69,24 +70,31 @@ def evaluate(
     sources = [str(data)] if isinstance(data, (str, os.PathLike)) else [str(path) for path in data]
     rate = model.config.spectrogram.sample_rate
     pieces = []
-    first: Example | None = None
+    waiting: list[Example] = []  # the first piece's examples, scored once another piece has been read
     previous: Example | None = None
-    for example in iterate_examples(sources, model.config, split=split, seconds=seconds):
-        if max_pieces is not None and len(pieces) + (first is not None) >= max_pieces:
+    other: Example | None = None  # the latest example of a piece other than the current one
+    for count, example in enumerate(iterate_examples(sources, model.config, split=split, seconds=seconds)):
+        if max_pieces is not None and count >= max_pieces:
             break
-        if first is None:
-            first = example  # scored last, when its "other piece" (the last example) is known
-        else:
-            pieces.append(_score_example(example, previous, model, rate, mode, phase, seed))
+        if previous is not None and previous.piece != example.piece:
+            other = previous
         previous = example
-    if first is None:
+        if other is None:
+            waiting.append(example)
+            continue
+        for held in waiting:
+            pieces.append(_score_example(held, example, model, rate, mode, phase, seed))
+        waiting = []
+        pieces.append(_score_example(example, other, model, rate, mode, phase, seed))
+    for held in waiting:  # every example came from one piece: no "other piece" baseline
+        pieces.append(_score_example(held, None, model, rate, mode, phase, seed))
+    if not pieces:
         raise TrainingDataError(f"No example with an audible voice in the {split!r} split of {', '.join(sources)}.")
-    pieces.insert(0, _score_example(first, previous if previous is not first else None, model, rate, mode, phase, seed))
 
     systems = [system for system in SYSTEMS if all(system in piece["scores"] for piece in pieces)]
     mean = {system: {part: {name: float(np.mean([piece["scores"][system][part][name] for piece in pieces]))
                             for name, _ in METRICS} for part in PARTS} for system in systems}  # fmt: skip
-    notes = [] if "other piece" in systems else ["'other piece' needs at least two examples and was left out."]
+    notes = [] if "other piece" in systems else ["'other piece' needs examples of two pieces and was left out."]
     result = {
         "weights": str(model.source),
         "data": sources,
