@@ -181,6 +181,14 @@ def test_refuses_to_overwrite_checkpoints_without_resume(tmp_path):
         train([], out=out, steps=2, dataset=SyntheticPairs(), **TINY)
 
 
+@pytest.mark.parametrize("changed", [dict(width=8), dict(target="accompaniment"), dict(sample_rate=44100)])
+def test_resume_refuses_a_checkpoint_of_another_model(tmp_path, changed):
+    out = tmp_path / "run"
+    train([], out=out, steps=1, checkpoint_every=1, sample_every=100, dataset=SyntheticPairs(), **TINY)
+    with pytest.raises(Vocals2SongError, match="trained with another model"):
+        train([], out=out, steps=2, resume=True, dataset=SyntheticPairs(), **{**TINY, **changed})
+
+
 def test_rejects_crops_that_do_not_fit_the_generator(tmp_path):
     with pytest.raises(Vocals2SongError, match="multiple of 16"):
         train([], out=tmp_path, steps=1, width=4, depth=4, crop_frames=40, dataset=SyntheticPairs(), progress=False)

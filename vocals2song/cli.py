@@ -113,6 +113,7 @@ def command_train(args: argparse.Namespace) -> None:
         batch_size=args.batch,
         width=args.width,
         target=args.target,
+        sample_rate=args.sample_rate,
         crop_frames=args.crop_frames,
         checkpoint_every=args.checkpoint_every,
         sample_every=args.sample_every,
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch", type=int, default=8)
     train.add_argument("--width", type=int, default=16, help="generator base width (the original: 64)")
     train.add_argument("--target", choices=("mixture", "accompaniment"), default="mixture")
+    train.add_argument("--sample-rate", type=int, default=22050, help="the model's audio rate, Hz")
     train.add_argument("--crop-frames", type=int, default=256)
     train.add_argument("--checkpoint-every", type=int, default=500)
     train.add_argument("--sample-every", type=int, default=1000)

@@ -487,9 +487,21 @@ def save_checkpoint(out: Path, model: Pix2Pix, state: dict[str, Any]) -> Path:
     return final
 
 
-def load_checkpoint(path: Path, model: Pix2Pix) -> dict[str, Any]:
-    """Restore networks and optimizers from a checkpoint folder; returns its state.json."""
+def load_checkpoint(path: Path, model: Pix2Pix, config: ModelConfig | None = None) -> dict[str, Any]:
+    """Restore networks and optimizers from a checkpoint folder; returns its state.json.
+
+    With ``config``, a checkpoint of another generator shape, target or audio front end is refused (before
+    any weight is read) with a message naming the options to change.
+    """
     state = json.loads((path / "state.json").read_text())
+    trained = state.get("config", {})
+    if config is not None and any(trained.get(key) != value for key, value in config.to_dict().items()
+                                  if key in ("generator", "target", "spectrogram")):  # fmt: skip
+        raise Vocals2SongError(
+            f"The checkpoint in '{path}' was trained with another model (generator {trained.get('generator')}, "
+            f"target {trained.get('target')}, audio {trained.get('spectrogram')}): use the same "
+            "--width/--target/--sample-rate, or another --out."
+        )
     model.build_optimizers()
     try:
         model.generator.load_weights(path / "generator.weights.h5")
@@ -504,7 +516,7 @@ def load_checkpoint(path: Path, model: Pix2Pix) -> dict[str, Any]:
                     raise ValueError(f"{variable.path} has shape {tuple(variable.shape)}, the checkpoint {value.shape}")
                 variable.assign(value)
     except (OSError, ValueError, KeyError) as error:
-        raise Vocals2SongError(f"The checkpoint '{path}' does not fit this model ({error}).") from error
+        raise Vocals2SongError(f"The checkpoint '{path}' does not fit this model ({str(error)[:300]}).") from error
     return state
 
 
@@ -798,13 +810,7 @@ def train(
         step, previous_wall_seconds, last_losses = 0, 0.0, {}
         remove_partial_checkpoints(out)
         if resume and existing:
-            state = load_checkpoint(existing[-1][1], model)
-            trained = state.get("config", {})
-            if trained.get("generator") != dataclasses.asdict(config.generator) or trained.get("target") != target:
-                raise Vocals2SongError(
-                    f"The checkpoint in '{existing[-1][1]}' was trained with another model ({trained.get('generator')}"
-                    f", target {trained.get('target')}): use the same --width/--target, or another --out."
-                )
+            state = load_checkpoint(existing[-1][1], model, config)
             step, previous_wall_seconds = int(state["step"]), float(state.get("wall_seconds", 0.0))
             last_losses = state.get("losses", {})
             print(f"resuming from {existing[-1][1]} at step {step}", file=sys.stderr)
