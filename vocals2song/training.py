@@ -41,7 +41,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import keras
 import numpy as np
