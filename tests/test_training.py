@@ -104,8 +104,9 @@ def test_tensorflow_three_steps_export_and_inference(tmp_path):
     metrics = read_metrics(out)
     assert [line["step"] for line in metrics] == [2, 3]
     for line in metrics:
-        for name in ("g_loss", "g_gan", "g_l1", "d_loss", "steps_per_second"):
+        for name in ("g_loss", "g_gan", "g_l1", "d_loss", "l1_magnitude", "l1_phase", "steps_per_second"):
             assert np.isfinite(line[name]) and line[name] > 0
+        assert line["g_l1"] == pytest.approx((line["l1_magnitude"] + line["l1_phase"]) / 2, rel=1e-5)
     assert [step for step, _ in list_checkpoints(out)] == [2, 3]
     assert (out / "samples" / "step-0000002.png").is_file() and (out / "samples" / "step-0000002.wav").is_file()
 
@@ -117,6 +118,18 @@ def test_tensorflow_three_steps_export_and_inference(tmp_path):
     seconds = np.arange(22050) / 22050
     result = vocals_to_song(0.3 * np.sin(2 * np.pi * 220 * seconds), 22050, model)
     assert result.song.shape == (22050,) and np.all(np.isfinite(result.song))
+
+
+def test_keeps_an_export_every_n_steps(tmp_path):
+    from vocals2song.weights import load_generator
+
+    out = tmp_path / "run"
+    train([], out=out, steps=5, checkpoint_every=1, sample_every=100, keep_exports_every=2, dataset=SyntheticPairs(),
+          **TINY)  # fmt: skip
+    kept = sorted(path.name for path in (out / "exports").iterdir())
+    assert kept == ["step-0000002", "step-0000004"]
+    assert [load_generator(out / "exports" / name).config.provenance["steps"] for name in kept] == [2, 4]
+    assert load_generator(out / "export").config.provenance["steps"] == 5
 
 
 def test_tensorboard_receives_scalars_images_and_audio(tmp_path):
@@ -256,7 +269,7 @@ def test_jax_three_steps_mixed_bfloat16(tmp_path):
     result = run_jax(JAX_TRAIN.format(steps=3, precision="mixed_bfloat16"), tmp_path)
     assert result["hardware"]["backend"] == "jax" and result["hardware"]["precision"] == "mixed_bfloat16"
     assert result["metrics"][-1]["step"] == 3 and result["finite_output"]
-    for name in ("g_loss", "g_gan", "g_l1", "d_loss"):
+    for name in ("g_loss", "g_gan", "g_l1", "d_loss", "l1_magnitude", "l1_phase"):
         assert np.isfinite(result["metrics"][-1][name]) and result["metrics"][-1][name] > 0
 
 

@@ -117,6 +117,7 @@ def command_train(args: argparse.Namespace) -> None:
         crop_frames=args.crop_frames,
         checkpoint_every=args.checkpoint_every,
         sample_every=args.sample_every,
+        keep_exports_every=args.keep_exports_every,
         resume=args.resume,
         seed=args.seed,
         workers=args.workers,
@@ -191,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--crop-frames", type=int, default=256)
     train.add_argument("--checkpoint-every", type=int, default=500)
     train.add_argument("--sample-every", type=int, default=1000)
+    train.add_argument("--keep-exports-every", type=int, default=0, metavar="N",
+                       help="also keep the export of every N-th step in OUT/exports/ (to choose one by validation)")
     train.add_argument("--workers", type=int, default=1)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")

@@ -13,6 +13,7 @@ fake); discriminator = BCE(D(voice, target), 1) + BCE(D(voice, fake), 0), logits
                                 d_optimizer.npz, state.json (the last two complete ones are kept; each is
                                 written to checkpoints/.partial-* and renamed, so a kill leaves no torn one)
     export/                     the generator in the weights format (see vocals2song.weights), provenance included
+    exports/step-0001000/       earlier exports, kept when asked (``keep_exports_every``)
     metrics.jsonl               one JSON line per log interval: losses, steps/s, samples/s
     samples/                    step-XXXXXXX.png (voice | target | generated, low frequencies at the bottom)
                                 and step-XXXXXXX.wav (the generated crop)
@@ -56,7 +57,7 @@ CHECKPOINT_NAME = re.compile(r"^step-(\d+)$")
 PARTIAL_PREFIX = ".partial-"
 LOG_EVERY = 50  # steps between metrics.jsonl lines (at most; also at checkpoints and at the end)
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
-TRACKERS = ("g_loss", "g_gan", "g_l1", "d_loss")
+TRACKERS = ("g_loss", "g_gan", "g_l1", "d_loss", "l1_magnitude", "l1_phase")
 
 
 def default_optimizer(learning_rate: float = 2e-4, beta_1: float = 0.5) -> keras.optimizers.Optimizer:
@@ -71,7 +72,9 @@ class Pix2Pix(keras.Model):
         config: the networks' shape (:class:`~vocals2song.config.GeneratorConfig`).
 
     ``metrics`` are four ``keras.metrics.Mean`` trackers, averaged since their last reset: ``g_loss`` (total
-    generator loss), ``g_gan`` (its adversarial part), ``g_l1`` (mean absolute error, unweighted) and ``d_loss``.
+    generator loss), ``g_gan`` (its adversarial part), ``g_l1`` (mean absolute error, unweighted) and ``d_loss``,
+    plus two diagnostics: ``l1_magnitude`` and ``l1_phase``, the mean absolute error of the R and G channels
+    (``g_l1`` is their mean; a phase the voice does not predict keeps ``l1_phase`` near 0.5 or above).
     ``train_step`` follows the backend: ``train_step(data)`` on TensorFlow (usable by ``fit``), and the pure
     ``train_step(state, data) -> (logs, state)`` on JAX with the state of :meth:`jax_state` (drive it with your
     own ``jax.jit`` loop, as :func:`train` does; ``fit`` on JAX expects a single optimizer and is not supported).
@@ -113,7 +116,8 @@ class Pix2Pix(keras.Model):
         return self.generator(voice, training=training)
 
     def compute_losses(self, target, fake, real_logits, fake_logits) -> dict[str, Any]:
-        """The pix2pix losses as float32 scalars: g_loss = g_gan + l1_weight · g_l1, and d_loss."""
+        """The pix2pix losses as float32 scalars: g_loss = g_gan + l1_weight · g_l1, d_loss, and the per-channel
+        L1 diagnostics (channel 0 = R = magnitude, channel 1 = G = phase)."""
         ops = keras.ops
         fake = ops.cast(fake, "float32")
         target = ops.cast(target, "float32")
@@ -121,10 +125,12 @@ class Pix2Pix(keras.Model):
         fake_logits = ops.cast(fake_logits, "float32")
         ones, zeros = ops.ones_like(fake_logits), ops.zeros_like(fake_logits)
         g_gan = ops.mean(ops.binary_crossentropy(ones, fake_logits, from_logits=True))
-        g_l1 = ops.mean(ops.abs(target - fake))
+        errors = ops.abs(target - fake)
+        g_l1 = ops.mean(errors)
         d_loss = ops.mean(ops.binary_crossentropy(ops.ones_like(real_logits), real_logits, from_logits=True))
         d_loss = d_loss + ops.mean(ops.binary_crossentropy(zeros, fake_logits, from_logits=True))
-        return {"g_loss": g_gan + self.l1_weight * g_l1, "g_gan": g_gan, "g_l1": g_l1, "d_loss": d_loss}
+        return {"g_loss": g_gan + self.l1_weight * g_l1, "g_gan": g_gan, "g_l1": g_l1, "d_loss": d_loss,
+                "l1_magnitude": ops.mean(errors[..., 0]), "l1_phase": ops.mean(errors[..., 1])}
 
     def train_step(self, *args):
         if keras.backend.backend() == "jax":
@@ -748,6 +754,7 @@ def train(
     l1_weight: float = 100.0,
     checkpoint_every: int = 500,
     sample_every: int = 1000,
+    keep_exports_every: int = 0,
     resume: bool = False,
     seed: int = 0,
     workers: int = 1,
@@ -769,6 +776,8 @@ def train(
         learning_rate, beta_1, l1_weight: pix2pix's Adam(2e-4, 0.5) and L1 weight 100.
         checkpoint_every: steps between checkpoints (and exports); a kill loses at most this many.
         sample_every: steps between sample images/audio.
+        keep_exports_every: also keep the export of every step that is a multiple of this (and a checkpoint) in
+            ``out/exports/step-N``, to choose among them by validation; 0 keeps only the latest.
         resume: continue from the latest complete checkpoint in ``out`` (from scratch if there is none).
         seed: weight initialisation, dropout and data order.
         workers: threads fetching batches ahead.
@@ -854,7 +863,10 @@ def train(
                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "losses": last_losses,
             }
-            return save_generator(out / "export", model.generator, dataclasses.replace(config, provenance=provenance))
+            exported = dataclasses.replace(config, provenance=provenance)
+            if keep_exports_every and at_step % keep_exports_every == 0:
+                save_generator(out / "exports" / f"step-{at_step:07d}", model.generator, exported)
+            return save_generator(out / "export", model.generator, exported)
 
         interval_start, interval_step, exported_step = time.monotonic(), step, None
         try:
