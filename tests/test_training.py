@@ -249,6 +249,34 @@ def test_sigkill_loses_at_most_one_checkpoint_interval(tmp_path):
     assert optimizer_iterations(list_checkpoints(out)[-1][1]) == killed_at + 1
 
 
+def test_sigterm_saves_a_checkpoint_before_stopping(tmp_path):
+    """``kill`` (SIGTERM) stops a trainer as Ctrl-C does: with a checkpoint at the step it reached."""
+    out = tmp_path / "run"
+    script = f"""
+        import sys
+        sys.path.insert(0, {str(ROOT / 'tests')!r})
+        from test_training import SyntheticPairs, TINY
+        from vocals2song.training import train
+        train([], out={str(out)!r}, steps=10000, checkpoint_every=5000, sample_every=10000,
+              dataset=SyntheticPairs(), **TINY)
+    """
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + SUBPROCESS_TIMEOUT
+        while not (out / "metrics.jsonl").is_file() and time.monotonic() < deadline:  # written at step 50
+            assert process.poll() is None, "the trainer exited early"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=SUBPROCESS_TIMEOUT)
+    finally:
+        process.kill()
+    assert b"interrupted: checkpoint saved at step" in stderr
+    stopped_at = list_checkpoints(out)[-1][0]
+    assert 50 <= stopped_at < 5000
+    assert optimizer_iterations(list_checkpoints(out)[-1][1]) == stopped_at
+
+
 JAX_TRAIN = """
     import json, sys
     import numpy as np

@@ -37,8 +37,10 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -787,6 +789,7 @@ def train(
     Returns:
         The export folder (``out/export``), loadable with :func:`vocals2song.weights.load_generator`.
     Raises:
+        KeyboardInterrupt: after Ctrl-C or SIGTERM, once a checkpoint of the step reached is saved.
         Vocals2SongError: bad arguments, or checkpoints in ``out`` without ``resume``.
         TrainingDataError: unusable training data.
     """
@@ -869,45 +872,65 @@ def train(
             return save_generator(out / "export", model.generator, exported)
 
         interval_start, interval_step, exported_step = time.monotonic(), step, None
-        try:
-            while step < steps:
-                voice, target_batch = feeder.next()
-                _check_batch(voice, target_batch, batch_size, crop_frames, config)
-                runner(voice, target_batch)
-                step += 1
-                bar.update(step)
-                log_now = step % min(LOG_EVERY, checkpoint_every) == 0 or step == steps
-                checkpoint_now = step % checkpoint_every == 0 or step == steps
-                sample_now = step % sample_every == 0
-                if log_now or checkpoint_now or sample_now:
-                    runner.sync()
-                if log_now:
-                    last_losses = model.tracker_results()
-                    runner.reset_trackers()
-                    seconds = time.monotonic() - interval_start
-                    rate = (step - interval_step) / max(seconds, 1e-9)
-                    log.scalars(step, {**last_losses, "steps_per_second": rate,
-                                       "samples_per_second": rate * batch_size})  # fmt: skip
-                    bar.losses = last_losses
-                if sample_now:
-                    images, song = render_sample(model, voice, target_batch, config)
-                    log.samples(step, images, song, config.spectrogram.sample_rate)
-                if checkpoint_now:
-                    save_checkpoint(out, model, record(step))
-                    export(step)
-                    exported_step = step
-                if log_now:  # the next interval's rate excludes the logging, sampling and saving above
-                    interval_start, interval_step = time.monotonic(), step
-        except KeyboardInterrupt:
-            runner.sync()
-            save_checkpoint(out, model, record(step))
-            print(f"interrupted: checkpoint saved at step {step}", file=sys.stderr)
-            raise
-        finally:
-            bar.close(step)
-            feeder.close()
-            log.close()
+        with _terminate_requests() as terminate:
+            try:
+                while step < steps:
+                    if terminate.is_set():
+                        raise KeyboardInterrupt  # saved below at this step boundary, as Ctrl-C
+                    voice, target_batch = feeder.next()
+                    _check_batch(voice, target_batch, batch_size, crop_frames, config)
+                    runner(voice, target_batch)
+                    step += 1
+                    bar.update(step)
+                    log_now = step % min(LOG_EVERY, checkpoint_every) == 0 or step == steps
+                    checkpoint_now = step % checkpoint_every == 0 or step == steps
+                    sample_now = step % sample_every == 0
+                    if log_now or checkpoint_now or sample_now:
+                        runner.sync()
+                    if log_now:
+                        last_losses = model.tracker_results()
+                        runner.reset_trackers()
+                        seconds = time.monotonic() - interval_start
+                        rate = (step - interval_step) / max(seconds, 1e-9)
+                        log.scalars(step, {**last_losses, "steps_per_second": rate,
+                                           "samples_per_second": rate * batch_size})  # fmt: skip
+                        bar.losses = last_losses
+                    if sample_now:
+                        images, song = render_sample(model, voice, target_batch, config)
+                        log.samples(step, images, song, config.spectrogram.sample_rate)
+                    if checkpoint_now:
+                        save_checkpoint(out, model, record(step))
+                        export(step)
+                        exported_step = step
+                    if log_now:  # the next interval's rate excludes the logging, sampling and saving above
+                        interval_start, interval_step = time.monotonic(), step
+            except KeyboardInterrupt:
+                runner.sync()
+                save_checkpoint(out, model, record(step))
+                print(f"interrupted: checkpoint saved at step {step}", file=sys.stderr)
+                raise
+            finally:
+                bar.close(step)
+                feeder.close()
+                log.close()
         return out / "export" if exported_step == step else export(step)
+
+
+@contextlib.contextmanager
+def _terminate_requests():
+    """Yields an event that SIGTERM (``kill``, a job scheduler) sets; the loop then stops as after Ctrl-C.
+
+    Only the main thread can install signal handlers; elsewhere the event is never set.
+    """
+    terminate = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield terminate
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: terminate.set())
+    try:
+        yield terminate
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _generator_config(width: int, depth: int) -> GeneratorConfig:
