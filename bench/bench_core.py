@@ -4,7 +4,7 @@ Prints two Markdown tables. Timings are medians over ``--repeats`` runs on this 
 original project's generator (pix2pix width 64 on a 512x2048x3 image) timed in the same run as reference.
 Random-init networks are used for the timings (speed does not depend on the weights).
 
-Usage: python bench/bench_core.py [--voice FILE] [--repeats N] [--widths 16 64]
+Usage: python bench/bench_core.py [--voice FILE] [--repeats N] [--widths 8 16 32 64]
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--voice", type=Path, default=SEED_VOICE, help="a 15 s recording (default: the original's)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--widths", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--widths", type=int, nargs="+", default=[8, 16, 32, 64])
     args = parser.parse_args()
     voice, rate, name = test_voice(args.voice)
     voice = voice[: 15 * rate]
