@@ -145,6 +145,25 @@ def test_tensorboard_receives_scalars_images_and_audio(tmp_path):
     assert {"g_loss", "d_loss", "steps_per_second", "images/generated", "audio/generated"} <= tags
 
 
+@pytest.mark.parametrize("phase_l1_weight", [1.0, 0.0])
+def test_generator_loss_weighs_the_phase_channel(phase_l1_weight):
+    """Weight 1 is pix2pix's loss (L1 over both channels); weight 0 keeps only the magnitude's half of it."""
+    from vocals2song.training import Pix2Pix
+
+    model = Pix2Pix(tiny_config().generator)
+    model.compile(l1_weight=100.0, phase_l1_weight=phase_l1_weight)
+    rng = np.random.default_rng(0)
+    target, fake = (rng.uniform(-1, 1, (2, 512, 16, 2)).astype(np.float32) for _ in range(2))
+    logits = rng.normal(size=(2, 62, 4, 1)).astype(np.float32)
+    losses = {name: float(value) for name, value in model.compute_losses(target, fake, logits, logits).items()}
+    errors = np.abs(target - fake)
+    assert losses["g_l1"] == pytest.approx(errors.mean(), rel=1e-5)
+    assert losses["l1_magnitude"] == pytest.approx(errors[..., 0].mean(), rel=1e-5)
+    assert losses["l1_phase"] == pytest.approx(errors[..., 1].mean(), rel=1e-5)
+    expected_l1 = errors.mean() if phase_l1_weight == 1.0 else errors[..., 0].mean() / 2
+    assert losses["g_loss"] == pytest.approx(losses["g_gan"] + 100.0 * expected_l1, rel=1e-5)
+
+
 def test_losses_decrease_on_a_learnable_task():
     """A constant target (a quiet song whatever the voice): the generator's L1 error must fall within 20 steps."""
     config = tiny_config()

@@ -115,6 +115,10 @@ def command_train(args: argparse.Namespace) -> None:
         target=args.target,
         sample_rate=args.sample_rate,
         crop_frames=args.crop_frames,
+        learning_rate=args.learning_rate,
+        beta_1=args.beta_1,
+        l1_weight=args.l1_weight,
+        phase_l1_weight=args.phase_l1_weight,
         checkpoint_every=args.checkpoint_every,
         sample_every=args.sample_every,
         keep_exports_every=args.keep_exports_every,
@@ -190,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--target", choices=("mixture", "accompaniment"), default="mixture")
     train.add_argument("--sample-rate", type=int, default=22050, help="the model's audio rate, Hz")
     train.add_argument("--crop-frames", type=int, default=256)
+    train.add_argument("--learning-rate", type=float, default=2e-4, help="Adam's, for both networks (pix2pix: 2e-4)")
+    train.add_argument("--beta-1", type=float, default=0.5, help="Adam's beta_1 (pix2pix: 0.5)")
+    train.add_argument("--l1-weight", type=float, default=100.0, help="weight of the L1 term (pix2pix: 100)")
+    train.add_argument("--phase-l1-weight", type=float, default=1.0,
+                       help="the phase (G) channel's weight inside the L1 term (pix2pix: 1; 0: phase left to the GAN)")
     train.add_argument("--checkpoint-every", type=int, default=500)
     train.add_argument("--sample-every", type=int, default=1000)
     train.add_argument("--keep-exports-every", type=int, default=0, metavar="N",

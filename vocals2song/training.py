@@ -1,10 +1,12 @@
 """Training the pix2pix generator: the GAN model and its per-backend step, checkpoints, logs and the export.
 
 :class:`Pix2Pix` is a ``keras.Model`` that holds the generator and the discriminator, with its own
-``compile(g_optimizer, d_optimizer, l1_weight)`` and a ``train_step`` for each backend side by side: TensorFlow
-with two ``tf.GradientTape`` s, JAX stateless (``stateless_call``, ``jax.vjp``, ``optimizer.stateless_apply``).
-The loss is the pix2pix one (Isola et al. 2017): generator = BCE(D(voice, fake), 1) + ``l1_weight`` · L1(target,
-fake); discriminator = BCE(D(voice, target), 1) + BCE(D(voice, fake), 0), logits throughout.
+``compile(g_optimizer, d_optimizer, l1_weight, phase_l1_weight)`` and a ``train_step`` for each backend side by
+side: TensorFlow with two ``tf.GradientTape`` s, JAX stateless (``stateless_call``, ``jax.vjp``,
+``optimizer.stateless_apply``). The loss is the pix2pix one (Isola et al. 2017): generator = BCE(D(voice, fake), 1)
++ ``l1_weight`` · L1(target, fake); discriminator = BCE(D(voice, target), 1) + BCE(D(voice, fake), 0), logits
+throughout. ``phase_l1_weight`` scales the G (phase) channel's share of the L1 term: 1 is pix2pix's plain mean
+over both channels, 0 leaves the phase to the adversarial term alone.
 
 :func:`train` runs a plain loop over a ``keras.utils.PyDataset`` of (voice, target) batches of shape
 (batch, nb_bins, crop_frames, 2) in [-1, 1], and writes into ``out``::
@@ -98,13 +100,16 @@ class Pix2Pix(keras.Model):
         g_optimizer: keras.optimizers.Optimizer | None = None,
         d_optimizer: keras.optimizers.Optimizer | None = None,
         l1_weight: float = 100.0,
+        phase_l1_weight: float = 1.0,
         **kwargs,
     ) -> None:
-        """Set the two optimizers (default :func:`default_optimizer` each) and the L1 weight (pix2pix: 100)."""
+        """Set the two optimizers (default :func:`default_optimizer` each), the L1 weight (pix2pix: 100) and the
+        phase channel's weight inside the L1 term (pix2pix: 1, the plain mean over R and G)."""
         super().compile(**kwargs)
         self.g_optimizer = g_optimizer or default_optimizer()
         self.d_optimizer = d_optimizer or default_optimizer()
         self.l1_weight = float(l1_weight)
+        self.phase_l1_weight = float(phase_l1_weight)
 
     def build_optimizers(self) -> None:
         """Create the optimizers' variables now (needed before restoring them or taking the JAX state)."""
@@ -118,8 +123,9 @@ class Pix2Pix(keras.Model):
         return self.generator(voice, training=training)
 
     def compute_losses(self, target, fake, real_logits, fake_logits) -> dict[str, Any]:
-        """The pix2pix losses as float32 scalars: g_loss = g_gan + l1_weight · g_l1, d_loss, and the per-channel
-        L1 diagnostics (channel 0 = R = magnitude, channel 1 = G = phase)."""
+        """The losses as float32 scalars: g_loss = g_gan + l1_weight · (l1_magnitude + phase_l1_weight · l1_phase) / 2
+        (pix2pix's g_gan + l1_weight · g_l1 when phase_l1_weight is 1), d_loss, the unweighted g_l1 and the
+        per-channel L1 (channel 0 = R = magnitude, channel 1 = G = phase)."""
         ops = keras.ops
         fake = ops.cast(fake, "float32")
         target = ops.cast(target, "float32")
@@ -128,11 +134,12 @@ class Pix2Pix(keras.Model):
         ones, zeros = ops.ones_like(fake_logits), ops.zeros_like(fake_logits)
         g_gan = ops.mean(ops.binary_crossentropy(ones, fake_logits, from_logits=True))
         errors = ops.abs(target - fake)
-        g_l1 = ops.mean(errors)
+        l1_magnitude, l1_phase = ops.mean(errors[..., 0]), ops.mean(errors[..., 1])
+        weighted_l1 = (l1_magnitude + self.phase_l1_weight * l1_phase) / 2
         d_loss = ops.mean(ops.binary_crossentropy(ops.ones_like(real_logits), real_logits, from_logits=True))
         d_loss = d_loss + ops.mean(ops.binary_crossentropy(zeros, fake_logits, from_logits=True))
-        return {"g_loss": g_gan + self.l1_weight * g_l1, "g_gan": g_gan, "g_l1": g_l1, "d_loss": d_loss,
-                "l1_magnitude": ops.mean(errors[..., 0]), "l1_phase": ops.mean(errors[..., 1])}
+        return {"g_loss": g_gan + self.l1_weight * weighted_l1, "g_gan": g_gan, "g_l1": ops.mean(errors),
+                "d_loss": d_loss, "l1_magnitude": l1_magnitude, "l1_phase": l1_phase}
 
     def train_step(self, *args):
         if keras.backend.backend() == "jax":
@@ -395,14 +402,15 @@ class StepRunner:
         return jax.device_put(array, self._distribution.get_data_layout(array.shape).backend_layout)
 
 
-def new_model(config: ModelConfig, learning_rate: float = 2e-4, beta_1: float = 0.5,
-              l1_weight: float = 100.0) -> Pix2Pix:  # fmt: skip
+def new_model(config: ModelConfig, learning_rate: float = 2e-4, beta_1: float = 0.5, l1_weight: float = 100.0,
+              phase_l1_weight: float = 1.0) -> Pix2Pix:  # fmt: skip
     """A compiled :class:`Pix2Pix` with pix2pix's optimizers (build it inside :func:`training_devices`)."""
     model = Pix2Pix(config.generator, name="pix2pix")
     model.compile(
         g_optimizer=default_optimizer(learning_rate, beta_1),
         d_optimizer=default_optimizer(learning_rate, beta_1),
         l1_weight=l1_weight,
+        phase_l1_weight=phase_l1_weight,
     )
     model.build_optimizers()
     return model
@@ -754,6 +762,7 @@ def train(
     learning_rate: float = 2e-4,
     beta_1: float = 0.5,
     l1_weight: float = 100.0,
+    phase_l1_weight: float = 1.0,
     checkpoint_every: int = 500,
     sample_every: int = 1000,
     keep_exports_every: int = 0,
@@ -776,6 +785,7 @@ def train(
         crop_frames: STFT frames per training crop; a multiple of ``2**depth``.
         sample_rate: Hz of the model's audio front end.
         learning_rate, beta_1, l1_weight: pix2pix's Adam(2e-4, 0.5) and L1 weight 100.
+        phase_l1_weight: the G (phase) channel's weight inside the L1 term; 1 (pix2pix) weighs R and G alike.
         checkpoint_every: steps between checkpoints (and exports); a kill loses at most this many.
         sample_every: steps between sample images/audio.
         keep_exports_every: also keep the export of every step that is a multiple of this (and a checkpoint) in
@@ -818,7 +828,7 @@ def train(
     started = time.monotonic()
 
     with training_devices(precision, batch_size) as (precision, replicas, strategy):
-        model = new_model(config, learning_rate, beta_1, l1_weight)
+        model = new_model(config, learning_rate, beta_1, l1_weight, phase_l1_weight)
         step, previous_wall_seconds, last_losses = 0, 0.0, {}
         remove_partial_checkpoints(out)
         if resume and existing:
@@ -859,6 +869,7 @@ def train(
                 "learning_rate": learning_rate,
                 "beta_1": beta_1,
                 "l1_weight": l1_weight,
+                "phase_l1_weight": phase_l1_weight,
                 "seed": seed,
                 "hardware": hardware,
                 "wall_seconds": round(previous_wall_seconds + time.monotonic() - started, 1),
