@@ -278,6 +278,15 @@ def spectrogram_figure(voice_image: np.ndarray, song_image: np.ndarray, config: 
     return figure
 
 
+def output_mode_radio(model: SongGenerator | None) -> gr.Radio:
+    """The output-mode choice; fixed when the generator predicts the accompaniment (both modes then give your
+    exact voice plus the generated accompaniment, see :func:`vocals_to_song`)."""
+    if model is not None and model.config.target == "accompaniment":
+        return gr.Radio(MODES, value="accompaniment", label="Output", interactive=False,
+                        info="This generator predicts the accompaniment: the song is your own voice plus it.")  # fmt: skip
+    return gr.Radio(MODES, value="mixture", label="Output")
+
+
 def _example_files() -> list[list[str]]:
     return [[str(path)] for path in sorted(EXAMPLES_DIR.glob("*.wav"))] if EXAMPLES_DIR.is_dir() else []
 
@@ -308,7 +317,7 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
                     sources=["microphone", "upload"], type="filepath", label="Your voice", elem_id="voice-input"
                 )
             with gr.Column(scale=1):
-                mode = gr.Radio(MODES, value="mixture", label="Output")
+                mode = output_mode_radio(song_app.model)
                 with gr.Row():
                     seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Variation seed")
                     surprise = gr.Button("🎲 Surprise me", size="sm")

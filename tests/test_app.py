@@ -236,6 +236,16 @@ def test_demo_without_weights_shows_notice(tmp_path):
     assert len(notices) == 1 and "No trained generator" in notices[0].value
 
 
+@pytest.mark.parametrize("target", ["mixture", "accompaniment"])
+def test_output_mode_is_fixed_for_an_accompaniment_generator(tiny_model, target):
+    import dataclasses
+
+    model = dataclasses.replace(tiny_model, config=dataclasses.replace(tiny_model.config, target=target))
+    radio = app.output_mode_radio(model)
+    assert radio.value == ("accompaniment" if target == "accompaniment" else "mixture")
+    assert radio.interactive is (False if target == "accompaniment" else None)
+
+
 def test_handler_model_exception_is_generic_and_next_request_works(song_app, inputs, monkeypatch, caplog):
     path = write(inputs / "voice.wav", sung_voice(1.0))
 
