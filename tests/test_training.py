@@ -19,7 +19,10 @@ import keras
 import numpy as np
 import pytest
 
-from vocals2song.config import tiny_config
+import soundfile
+
+from vocals2song.config import GeneratorConfig, ModelConfig, tiny_config
+from vocals2song.data import make_dataset
 from vocals2song.errors import Vocals2SongError
 from vocals2song.training import (
     PARTIAL_PREFIX,
@@ -237,6 +240,43 @@ def test_batch_feeder_replays_epochs_on_resume():
     feeder.close()
     for (voice, _), (expected, _) in zip(later, batches[5:]):
         np.testing.assert_array_equal(voice, expected)
+
+
+def test_batch_feeder_processes_give_the_thread_batches(tmp_path):
+    """Spawned worker processes read the very batches threads read, across an epoch boundary."""
+    rate = 22050
+    rng = np.random.default_rng(3)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for stem in ("vocals", "mixture"):
+            soundfile.write(tmp_path / name / f"{stem}.wav", 0.3 * rng.standard_normal(rate * 2), rate)
+    config = ModelConfig(generator=GeneratorConfig(width=4, depth=4))
+    dataset = make_dataset(tmp_path, config, batch_size=2, crop_frames=32, steps_per_epoch=2, seed=1)
+    threads = BatchFeeder(dataset, start_step=0, workers=2)
+    expected = [threads.next() for _ in range(5)]
+    threads.close()
+    dataset = make_dataset(tmp_path, config, batch_size=2, crop_frames=32, steps_per_epoch=2, seed=1)
+    processes = BatchFeeder(dataset, start_step=0, workers=2, processes=True)
+    try:
+        batches = [processes.next() for _ in range(5)]
+    finally:
+        processes.close()
+    assert len({batch[0].tobytes() for batch in expected}) == 5  # epochs differ: the test can tell them apart
+    for (voice, target), (expected_voice, expected_target) in zip(batches, expected):
+        np.testing.assert_array_equal(voice, expected_voice)
+        np.testing.assert_array_equal(target, expected_target)
+
+
+def test_batch_feeder_processes_need_an_epoch_attribute():
+    class Plain(keras.utils.PyDataset):
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, index):
+            return np.zeros((1, 512, 16, 2), np.float32), np.zeros((1, 512, 16, 2), np.float32)
+
+    with pytest.raises(ValueError, match="epoch"):
+        BatchFeeder(Plain(), start_step=0, workers=1, processes=True)
 
 
 def test_sigkill_loses_at_most_one_checkpoint_interval(tmp_path):

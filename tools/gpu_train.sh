@@ -26,7 +26,7 @@ python_bin() { command -v python3; }
 
 wheels() {
   # Run HERE (not on the device): fetch x86-64 CPython 3.12 wheels, no dependencies resolved.
-  grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo /.whl/ >> .git/info/exclude
+  # .gitignore already ignores /.whl/ (this repo may be a worktree, where .git is a file)
   rm -rf .whl && mkdir -p .whl
   "${PYTHON:-python3}" -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \

@@ -125,6 +125,7 @@ def command_train(args: argparse.Namespace) -> None:
         resume=args.resume,
         seed=args.seed,
         workers=args.workers,
+        worker_processes=args.worker_processes,
     )
     print(f"exported the generator to {export}")
 
@@ -203,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--sample-every", type=int, default=1000)
     train.add_argument("--keep-exports-every", type=int, default=0, metavar="N",
                        help="also keep the export of every N-th step in OUT/exports/ (to choose one by validation)")
-    train.add_argument("--workers", type=int, default=1)
+    train.add_argument("--workers", type=int, default=1, help="threads (or processes) fetching batches ahead")
+    train.add_argument("--worker-processes", action="store_true",
+                       help="fetch batches in spawned processes, not threads (scales past a few cores; for a GPU)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     train.set_defaults(run=command_train)
