@@ -4,7 +4,8 @@ The sung clips come from the test composers (never trained on): the top line of 
 Monteverdi score, sung by :mod:`vocals2song.singer` with a fixed seed. The spoken phrase is espeak-ng.
 Each clip is 16-bit mono WAV at 22.05 kHz, about 8 s, peak -6 dBFS.
 
-With ``--songs WEIGHTS`` it also writes each clip's predicted song (seed 0, mode "mixture") to
+With ``--songs WEIGHTS`` it also writes each clip's predicted song (seed 0; mode "accompaniment" for an accompaniment
+generator, else "mixture") to
 ``OUT_DIR/songs/`` with the generator in WEIGHTS.
 
 Usage: python tools/make_examples.py [OUT_DIR] [--songs WEIGHTS]   (default OUT_DIR: examples/)
@@ -68,9 +69,10 @@ def predicted_songs(out_dir: Path, weights: str) -> None:
     from vocals2song.weights import load_generator
 
     model = load_generator(weights)
+    mode = "accompaniment" if model.config.target == "accompaniment" else "mixture"
     for voice_path in sorted(out_dir.glob("*.wav")):
         voice = load_audio(voice_path)
-        result = vocals_to_song(voice.samples, voice.sample_rate, model, mode="mixture", seed=0)
+        result = vocals_to_song(voice.samples, voice.sample_rate, model, mode=mode, seed=0)
         song_path = write_wav(out_dir / "songs" / f"{voice_path.stem}.song.wav", result.song, result.sample_rate)
         print(f"wrote {song_path}")
 
