@@ -18,7 +18,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-
 import soundfile
 
 from vocals2song.config import GeneratorConfig, ModelConfig, tiny_config

@@ -29,7 +29,7 @@ import soundfile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vocals2song.corpus import load_manifest  # noqa: E402
+from vocals2song.corpus import load_manifest
 
 
 def loudest_window(vocals: np.ndarray, length: int, hop: int) -> int:
@@ -38,7 +38,7 @@ def loudest_window(vocals: np.ndarray, length: int, hop: int) -> int:
         return 0
     energy = np.concatenate([[0.0], np.cumsum(vocals.astype(np.float64) ** 2)])
     starts = np.arange(0, len(vocals) - length + 1, hop)
-    return int(starts[np.argmax(energy[starts + length] - energy[starts])])
+    return starts[np.argmax(energy[starts + length] - energy[starts])].item()
 
 
 def encode(audio: np.ndarray, sample_rate: int, quality: float) -> bytes:
