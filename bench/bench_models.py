@@ -33,7 +33,7 @@ from vocals2song.backend import import_keras_quietly  # noqa: E402
 
 import_keras_quietly()
 
-from vocals2song.evaluate import METRICS, PARTS, evaluate  # noqa: E402
+from vocals2song.evaluate import METRICS, PARTS, evaluate, format_score  # noqa: E402
 from vocals2song.inference import vocals_to_song  # noqa: E402
 from vocals2song.weights import WEIGHTS_FILE, load_generator  # noqa: E402
 
@@ -85,8 +85,7 @@ def row_cells(scores: dict) -> list[str]:
         for name, _ in METRICS:
             if name == "si_sdr_db":
                 continue
-            value = scores[part][name]
-            cells.append(f"{value:.3f}" if name in ("chroma", "mr_stft") else f"{value:.2f}")
+            cells.append(format_score(name, scores[part][name]))
     return cells
 
 

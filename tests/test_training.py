@@ -278,24 +278,34 @@ def test_batch_feeder_processes_need_an_epoch_attribute():
         BatchFeeder(Plain(), start_step=0, workers=1, processes=True)
 
 
-def test_sigkill_loses_at_most_one_checkpoint_interval(tmp_path):
-    """A trainer killed with SIGKILL mid-run resumes from its last complete checkpoint."""
-    out = tmp_path / "run"
+def start_trainer(out: Path, checkpoint_every: int, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    """A tiny trainer of 10000 steps on synthetic pairs, writing into ``out``, in a subprocess."""
     script = f"""
         import sys
         sys.path.insert(0, {str(ROOT / 'tests')!r})
         from test_training import SyntheticPairs, TINY
         from vocals2song.training import train
-        train([], out={str(out)!r}, steps=10000, checkpoint_every=2, sample_every=10000,
+        train([], out={str(out)!r}, steps=10000, checkpoint_every={checkpoint_every}, sample_every=10000,
               dataset=SyntheticPairs(), **TINY)
     """
-    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+
+
+def wait_while_running(process: subprocess.Popen, done) -> None:
+    """Poll ``done()`` until it is true or the timeout passes; the trainer must not exit meanwhile."""
+    deadline = time.monotonic() + SUBPROCESS_TIMEOUT
+    while not done() and time.monotonic() < deadline:
+        assert process.poll() is None, "the trainer exited early"
+        time.sleep(0.2)
+
+
+def test_sigkill_loses_at_most_one_checkpoint_interval(tmp_path):
+    """A trainer killed with SIGKILL mid-run resumes from its last complete checkpoint."""
+    out = tmp_path / "run"
+    process = start_trainer(out, checkpoint_every=2)
     try:
-        deadline = time.monotonic() + SUBPROCESS_TIMEOUT
-        while not [step for step, _ in list_checkpoints(out) if step >= 4] and time.monotonic() < deadline:
-            assert process.poll() is None, "the trainer exited early"
-            time.sleep(0.2)
+        wait_while_running(process, lambda: any(step >= 4 for step, _ in list_checkpoints(out)))
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -310,21 +320,9 @@ def test_sigkill_loses_at_most_one_checkpoint_interval(tmp_path):
 def test_sigterm_saves_a_checkpoint_before_stopping(tmp_path):
     """``kill`` (SIGTERM) stops a trainer as Ctrl-C does: with a checkpoint at the step it reached."""
     out = tmp_path / "run"
-    script = f"""
-        import sys
-        sys.path.insert(0, {str(ROOT / 'tests')!r})
-        from test_training import SyntheticPairs, TINY
-        from vocals2song.training import train
-        train([], out={str(out)!r}, steps=10000, checkpoint_every=5000, sample_every=10000,
-              dataset=SyntheticPairs(), **TINY)
-    """
-    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    process = start_trainer(out, checkpoint_every=5000, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + SUBPROCESS_TIMEOUT
-        while not (out / "metrics.jsonl").is_file() and time.monotonic() < deadline:  # written at step 50
-            assert process.poll() is None, "the trainer exited early"
-            time.sleep(0.2)
+        wait_while_running(process, (out / "metrics.jsonl").is_file)  # written at step 50
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=SUBPROCESS_TIMEOUT)
     finally:

@@ -150,7 +150,7 @@ def format_table(result: dict) -> str:
     for system in result["systems"]:
         cells = [system]
         for part in PARTS:
-            cells += [_format(name, result["mean"][system][part][name]) for name, _ in METRICS]
+            cells += [format_score(name, result["mean"][system][part][name]) for name, _ in METRICS]
         lines.append("| " + " | ".join(cells) + " |")
     footer = (f"\n{len(result['pieces'])} example(s) of the {result['split']!r} split, "
               f"{result['seconds'] or 'whole'} s each, mode {result['mode']!r}, phase {result.get('phase', 'predicted')!r}, "
@@ -159,5 +159,6 @@ def format_table(result: dict) -> str:
     return "\n".join(lines) + footer + notes
 
 
-def _format(name: str, value: float) -> str:
+def format_score(name: str, value: float) -> str:
+    """One metric's value as the tables print it (3 decimals for chroma and MR-STFT, else 2)."""
     return f"{value:.3f}" if name in ("chroma", "mr_stft") else f"{value:.2f}"
