@@ -52,3 +52,18 @@ def test_seeded_dropout_is_reproducible_and_varies():
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError, match="multiple"):
         GeneratorConfig(nb_bins=500, depth=8)
+
+
+def test_plan_input_and_magnitude_only_output():
+    config = GeneratorConfig(width=4, depth=4, input_channels=3, output_channels=1)
+    voice = np.zeros((1, 512, 32, 3), dtype="float32")
+    song = np.asarray(build_generator(config)(voice, training=False))
+    assert song.shape == (1, 512, 32, 1)
+    assert np.asarray(build_discriminator(config)([voice, song])).shape == (1, 62, 2, 1)
+
+
+def test_channel_counts_are_checked():
+    with pytest.raises(ValueError, match="input_channels"):
+        GeneratorConfig(input_channels=4)
+    with pytest.raises(ValueError, match="output_channels"):
+        GeneratorConfig(output_channels=3)

@@ -75,3 +75,25 @@ def test_missing_weights_file_is_named(tmp_path, tiny_weights_dir):
 def test_slim_and_original_configs_differ_only_in_width(tiny_model):
     wider = dataclasses.replace(tiny_model.config.generator, width=8)
     assert build_generator(wider).count_params() > tiny_model.network.count_params()
+
+
+def test_configs_written_before_channels_were_apart_still_load():
+    from vocals2song.config import ModelConfig
+
+    old = ModelConfig().to_dict()
+    generator = old["generator"]
+    del generator["input_channels"], generator["output_channels"]
+    generator["channels"] = 2
+    old.pop("phase_representation")
+    config = ModelConfig.from_dict(old)
+    assert (config.generator.input_channels, config.generator.output_channels) == (2, 2)
+    assert config.phase_representation == "raw" and not config.uses_plan
+
+
+def test_magnitude_only_needs_one_output_channel():
+    from vocals2song.config import GeneratorConfig, ModelConfig
+
+    with pytest.raises(ValueError, match="'none'"):
+        ModelConfig(phase_representation="none")
+    config = ModelConfig(generator=GeneratorConfig(output_channels=1), phase_representation="none")
+    assert ModelConfig.from_dict(config.to_dict()) == config

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TARGETS = ("mixture", "accompaniment")
+PHASE_REPRESENTATIONS = ("raw", "if", "none")  # what the generator's second output channel holds, if any
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,10 @@ class GeneratorConfig:
         max_width_multiplier: filters stop growing at ``width * max_width_multiplier`` (8 in pix2pix).
         dropout: dropout rate of the first three decoder blocks; it stays on at inference (pix2pix's
             noise), seeded for reproducible variations.
-        channels: image channels in and out (R = magnitude, G = phase).
+        input_channels: voice image channels the generator sees: 2 = R, G (the original's input); 3 = R, G
+            and B, the plan (harmony and beat) drawn into the image.
+        output_channels: image channels it predicts: 2 = R and a phase channel; 1 = R alone (the phase is
+            rebuilt from the magnitude at decode time).
     """
 
     nb_bins: int = 512
@@ -67,9 +71,13 @@ class GeneratorConfig:
     depth: int = 8
     max_width_multiplier: int = 8
     dropout: float = 0.5
-    channels: int = 2
+    input_channels: int = 2
+    output_channels: int = 2
 
     def __post_init__(self) -> None:
+        if self.input_channels not in (2, 3) or self.output_channels not in (1, 2):
+            raise ValueError(f"input_channels must be 2 or 3 and output_channels 1 or 2, "
+                             f"got {self.input_channels} and {self.output_channels}")
         if self.depth < 1 or self.nb_bins % (2**self.depth):
             raise ValueError(f"nb_bins={self.nb_bins} must be a multiple of 2**depth={2**self.depth}")
         if self.width < 1:
@@ -90,6 +98,8 @@ class ModelConfig:
         generator: the network shape.
         target: what the generator predicts from the voice image: ``"mixture"`` (the whole song, as the
             original project) or ``"accompaniment"`` (the song without the voice).
+        phase_representation: what the generator's phase channel holds: ``"raw"`` (G = wrapped phase, the
+            original's), ``"if"`` (instantaneous frequency) or ``"none"`` (no phase channel: magnitude only).
         tile_frames: frames per generator call at inference; long inputs are tiled and cross-faded.
         overlap_frames: frames shared by neighbouring tiles (cross-faded).
         provenance: free-form record of how the weights were made (data, steps, hardware, commit...).
@@ -98,6 +108,7 @@ class ModelConfig:
     spectrogram: SpectrogramConfig = field(default_factory=SpectrogramConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     target: str = "mixture"
+    phase_representation: str = "raw"
     tile_frames: int = 512
     overlap_frames: int = 64
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -105,6 +116,11 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        if self.phase_representation not in PHASE_REPRESENTATIONS:
+            raise ValueError(f"phase_representation must be one of {PHASE_REPRESENTATIONS}, "
+                             f"got {self.phase_representation!r}")
+        if (self.phase_representation == "none") != (self.generator.output_channels == 1):
+            raise ValueError("phase_representation 'none' goes with output_channels 1, and only with it")
         if self.generator.nb_bins != self.spectrogram.n_fft // 2:
             raise ValueError(
                 f"generator.nb_bins ({self.generator.nb_bins}) must equal n_fft // 2 ({self.spectrogram.n_fft // 2})"
@@ -114,6 +130,11 @@ class ModelConfig:
         if not 0 <= self.overlap_frames < self.tile_frames // 2:
             raise ValueError("overlap_frames must be in 0..tile_frames/2")
 
+    @property
+    def uses_plan(self) -> bool:
+        """Whether the generator reads the plan (B channel) beside the voice's R and G."""
+        return self.generator.input_channels == 3
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -122,7 +143,12 @@ class ModelConfig:
         """Rebuild from :meth:`to_dict` output; unknown keys raise ``TypeError``/``ValueError``."""
         data = dict(data)
         spectrogram = SpectrogramConfig(**data.pop("spectrogram", {}))
-        generator = GeneratorConfig(**data.pop("generator", {}))
+        generator_fields = dict(data.pop("generator", {}))
+        if "channels" in generator_fields:  # configs written before input and output channels were apart
+            channels = generator_fields.pop("channels")
+            generator_fields.setdefault("input_channels", channels)
+            generator_fields.setdefault("output_channels", channels)
+        generator = GeneratorConfig(**generator_fields)
         return cls(spectrogram=spectrogram, generator=generator, **data)
 
 

@@ -2,7 +2,8 @@
 
 Both take numbers (a :class:`~vocals2song.config.GeneratorConfig`) and return ``keras.Model``; no file,
 audio or path is touched here. Images are ``(nb_bins, nb_frames, channels)`` with values in [-1, 1]:
-channel 0 = R (magnitude), channel 1 = G (phase). Both networks are fully convolutional along frames, so
+channel 0 = R (magnitude), channel 1 = G (phase), channel 2 of the input = B (the plan) when the config
+asks for three input channels; the output has ``output_channels`` (R, or R and G). Both networks are fully convolutional along frames, so
 any frame count that is a multiple of ``2**depth`` works.
 
 Architecture after Isola et al., "Image-to-Image Translation with Conditional Adversarial Networks"
@@ -59,10 +60,10 @@ def encoder_filters(config: GeneratorConfig) -> list[int]:
 def build_generator(config: GeneratorConfig, name: str = "generator") -> keras.Model:
     """pix2pix U-Net: voice image → mixture (or accompaniment) image.
 
-    Input and output shape (batch, nb_bins, nb_frames, channels), values in [-1, 1]; nb_frames may be any
-    multiple of ``config.frame_multiple``.
+    Input shape (batch, nb_bins, nb_frames, input_channels), output (batch, nb_bins, nb_frames,
+    output_channels), values in [-1, 1]; nb_frames may be any multiple of ``config.frame_multiple``.
     """
-    voice = keras.Input(shape=(config.nb_bins, None, config.channels), name="voice_image")
+    voice = keras.Input(shape=(config.nb_bins, None, config.input_channels), name="voice_image")
     filters = encoder_filters(config)
     x = voice
     skips = []
@@ -73,7 +74,7 @@ def build_generator(config: GeneratorConfig, name: str = "generator") -> keras.M
         dropout = config.dropout if index < DROPOUT_BLOCKS else 0.0
         x = _up(x, count, dropout, name=f"up{index}")
         x = layers.Concatenate(name=f"skip{index}")([x, skip])
-    x = layers.Conv2DTranspose(config.channels, KERNEL_SIZE, strides=2, padding="same",
+    x = layers.Conv2DTranspose(config.output_channels, KERNEL_SIZE, strides=2, padding="same",
                                kernel_initializer=_initializer(), name="output_conv")(x)  # fmt: skip
     output = layers.Activation("tanh", dtype="float32", name="song_image")(x)
     return keras.Model(voice, output, name=name)
@@ -81,8 +82,8 @@ def build_generator(config: GeneratorConfig, name: str = "generator") -> keras.M
 
 def build_discriminator(config: GeneratorConfig, name: str = "discriminator") -> keras.Model:
     """70x70 PatchGAN: (voice image, candidate image) → logits, shape (batch, nb_bins/8 - 2, nb_frames/8 - 2, 1)."""
-    voice = keras.Input(shape=(config.nb_bins, None, config.channels), name="voice_image")
-    candidate = keras.Input(shape=(config.nb_bins, None, config.channels), name="candidate_image")
+    voice = keras.Input(shape=(config.nb_bins, None, config.input_channels), name="voice_image")
+    candidate = keras.Input(shape=(config.nb_bins, None, config.output_channels), name="candidate_image")
     x = layers.Concatenate(name="pair")([voice, candidate])
     width = config.width
     x = _down(x, width, normalize=False, name="down0")

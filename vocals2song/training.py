@@ -421,9 +421,9 @@ def benchmark_step(config: ModelConfig, batch_size: int, steps: int, crop_frames
                    precision: str = "float32") -> float:  # fmt: skip
     """Training throughput in samples/s over ``steps`` steps on random crops (after one compile step)."""
     rng = np.random.default_rng(0)
-    shape = (batch_size, config.generator.nb_bins, crop_frames, config.generator.channels)
+    shape = (batch_size, config.generator.nb_bins, crop_frames, config.generator.input_channels)
     voice = rng.uniform(-1, 1, shape).astype(np.float32)
-    target = rng.uniform(-1, 1, shape).astype(np.float32)
+    target = rng.uniform(-1, 1, shape[:-1] + (config.generator.output_channels,)).astype(np.float32)
     with training_devices(precision, batch_size) as (_, _, strategy):
         model = new_model(config)
         runner = StepRunner(model, strategy)
@@ -1031,8 +1031,10 @@ def _check_arguments(steps: int, batch_size: int, crop_frames: int, checkpoint_e
 
 def _check_batch(voice: np.ndarray, target: np.ndarray, batch_size: int, crop_frames: int,
                  config: ModelConfig) -> None:  # fmt: skip
-    expected = (batch_size, config.generator.nb_bins, crop_frames, config.generator.channels)
-    if voice.shape != expected or target.shape != expected:
+    frames = (batch_size, config.generator.nb_bins, crop_frames)
+    expected = (frames + (config.generator.input_channels,), frames + (config.generator.output_channels,))
+    if (voice.shape, target.shape) != expected:
         raise TrainingDataError(
-            f"The training data gave batches of shape {voice.shape} and {target.shape}; the model needs {expected}."
+            f"The training data gave batches of shape {voice.shape} and {target.shape}; "
+            f"the model needs {expected[0]} and {expected[1]}."
         )
