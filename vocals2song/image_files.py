@@ -1,4 +1,7 @@
-"""R/G images on disk: PNG (8/16-bit), TIFF (8/16/32-bit float) and the original project's 8-bit BMP.
+"""R/G(/B) images on disk: PNG (8/16-bit), TIFF (8/16/32-bit float) and the original project's 8-bit BMP.
+
+PNG and TIFF carry the B channel (the plan, :mod:`vocals2song.plan`) like R and G: written when given, read back
+as :attr:`ImageFile.plan`; files with B = 0 (older ones included) have no plan.
 
 PNG and TIFF files carry a JSON record of the spectrogram scale and the audio length (a PNG ``tEXt`` chunk
 or the TIFF ImageDescription), so they decode without guessing. On disk the frequency axis is flipped so
@@ -40,7 +43,7 @@ class ImageFile:
 
     Attributes:
         image: float32, shape (nb_bins, nb_frames, 3), row 0 = DC; R and G in [0, 1] (R may leave [0, 1]
-            in the float form).
+            in the float form); B the plan in [0, 1] (0: no plan; always 0 for a legacy BMP).
         spectrogram_config: the scale it was written with (for a legacy BMP: 44.1 kHz, n_fft from its height).
         length: audio samples it encodes, or None if unknown.
         legacy: True for the original project's BMP format (R is linear, per-image scale).
@@ -52,6 +55,12 @@ class ImageFile:
     length: int | None
     legacy: bool = False
     legacy_pixels: np.ndarray | None = None
+
+    @property
+    def plan(self) -> np.ndarray | None:
+        """The B plane, float32 (nb_bins, nb_frames), or None when B is 0 everywhere (no plan)."""
+        plane = self.image[..., 2]
+        return None if self.legacy or not np.any(plane > 0) else plane
 
     def to_spectrogram(self) -> np.ndarray:
         """Complex STFT, shape (nb_bins, nb_frames)."""
@@ -84,6 +93,7 @@ def save_image(
     config: SpectrogramConfig,
     bits: int = 16,
     length: int | None = None,
+    plan: np.ndarray | None = None,
 ) -> Path:
     """Write a complex STFT as an R/G image file, atomically.
 
@@ -91,14 +101,18 @@ def save_image(
         spectrogram: complex, shape (nb_bins, nb_frames).
         bits: 8 or 16 (PNG, TIFF), 32 = float (TIFF only); BMP is always the original's 8-bit format.
         length: audio samples encoded, stored so decoding restores the exact length.
+        plan: the B plane, float (nb_bins, nb_frames) in [0, 1] (:func:`vocals2song.plan.render_plan`); None
+            writes B = 0. A BMP cannot carry it (the original's format has B = 0).
     """
     path = Path(path)
     check_bits(path, bits)
     suffix = path.suffix.lower()
     if suffix == ".bmp":
+        if plan is not None:
+            raise ImageFormatError("A .bmp is the original project's format, which has no plan (B = 0): use .png or .tiff.")
         payload = _bmp_bytes(codec.spectrogram_to_legacy_image(spectrogram))
     else:
-        image = codec.spectrogram_to_image(spectrogram, config)
+        image = codec.spectrogram_to_image(spectrogram, config, plan)
         metadata = json.dumps(
             {"format": FORMAT_NAME, "version": 1, "bits": bits, "length": length, "spectrogram": vars(config)}
         )
