@@ -42,6 +42,26 @@ def test_song_writes_a_song_and_images(tmp_path, voice_file, tiny_weights_dir):
     assert np.array_equal(song, soundfile.read(tmp_path / "again.wav")[0])
 
 
+def test_song_follows_the_plan_controls_and_writes_midi(tmp_path, voice_file, tiny_weights_dir):
+    import pretty_midi
+
+    from vocals2song.image_files import load_image
+
+    result = run_cli("song", voice_file, "-o", tmp_path / "song.wav", "--weights", tiny_weights_dir, "--key", "G",
+                     "--tempo", 100, "--happy", 1, "--jazz", 0.2, "--midi", tmp_path / "plan.mid",
+                     "--images", tmp_path / "images")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("G major, 100 BPM\n|")  # the chord chart
+    plan = pretty_midi.PrettyMIDI(str(tmp_path / "plan.mid"))
+    assert [instrument.name for instrument in plan.instruments] == ["Melody", "Chords"]
+    assert plan.key_signature_changes[0].key_number == 7
+    assert load_image(tmp_path / "images" / "song.voice.png").plan is not None  # B carries the plan
+    bad = run_cli("song", voice_file, "-o", tmp_path / "x.wav", "--weights", tiny_weights_dir, "--key", "H")
+    assert_one_line_error(bad, "is not a key")
+    bad = run_cli("song", voice_file, "-o", tmp_path / "x.wav", "--weights", tiny_weights_dir, "--tempo", 5000)
+    assert_one_line_error(bad, "tempo must be between")
+
+
 def test_encode_decode_round_trip(tmp_path, voice_file):
     assert run_cli("encode", voice_file, "-o", tmp_path / "voice.png").returncode == 0
     result = run_cli("decode", tmp_path / "voice.png", "-o", tmp_path / "voice.wav")

@@ -30,6 +30,7 @@ def _progress_printer(label: str):
 
 def command_song(args: argparse.Namespace) -> None:
     from .audio import load_audio, write_wav
+    from .harmony import format_chart
     from .image_files import save_image
     from .inference import vocals_to_song
     from .spectrogram import image_to_spectrogram
@@ -47,6 +48,11 @@ def command_song(args: argparse.Namespace) -> None:
         mode=args.mode,
         phase=args.phase,
         seed=args.seed,
+        harmony=None if args.no_plan else "auto",
+        key=args.key,
+        tempo=args.tempo,
+        happy=args.happy,
+        jazz=args.jazz,
         progress=_progress_printer(Path(args.voice).name),
     )
     write_wav(args.output, result.song, result.sample_rate)
@@ -56,8 +62,17 @@ def command_song(args: argparse.Namespace) -> None:
         length = len(result.song)
         for name, image in (("voice", result.voice_image), ("song", result.song_image)):
             path = Path(args.images) / f"{Path(args.output).stem}.{name}.png"
-            save_image(path, image_to_spectrogram(image, config), config, bits=16, length=length)
+            plan = image[..., 2] if name == "voice" and result.harmony is not None else None
+            save_image(path, image_to_spectrogram(image, config), config, bits=16, length=length, plan=plan)
             written.append(str(path))
+    if args.midi:
+        from .midi import write_midi
+
+        if result.harmony is None:
+            raise Vocals2SongError("There is no plan to write as MIDI: leave out --no-plan.")
+        written.append(str(write_midi(result.harmony, args.midi)))
+    if result.harmony is not None:
+        print(format_chart(result.harmony))
     print(f"wrote {', '.join(map(str, written))} ({time.perf_counter() - started:.2f} s)")
 
 
@@ -126,6 +141,8 @@ def command_train(args: argparse.Namespace) -> None:
         seed=args.seed,
         workers=args.workers,
         worker_processes=args.worker_processes,
+        plan=args.plan,
+        estimated_plan_share=args.estimated_plan_share,
     )
     print(f"exported the generator to {export}")
 
@@ -159,7 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="mixture: the generator's song; accompaniment: your exact voice + generated accompaniment")  # fmt: skip
     song.add_argument("--phase", choices=("predicted", "griffinlim"), default="predicted")
     song.add_argument("--seed", type=int, default=0, help="dropout variation (same seed, same song)")
-    song.add_argument("--images", metavar="DIR", help="also write the voice and song R/G images (16-bit PNG) here")
+    song.add_argument("--images", metavar="DIR",
+                      help="also write the voice image (R/G and the plan in B) and the song image (16-bit PNG) here")
+    song.add_argument("--key", help="the song's key, like C, F# minor or Bbm (default: read from the voice)")
+    song.add_argument("--tempo", type=float, metavar="BPM", help="beats per minute (default: read from the voice)")
+    song.add_argument("--happy", type=float, metavar="0..1",
+                      help="major (1) or minor (0) chords, or a blend (default: the key's mode)")
+    song.add_argument("--jazz", type=float, default=0.5, metavar="0..1",
+                      help="chord complexity: 0 follows common progressions, 1 fits the melody with more sevenths")
+    song.add_argument("--midi", metavar="PLAN.mid", help="also write the plan (melody and chords) as a MIDI file")
+    song.add_argument("--no-plan", action="store_true", help="give the generator no plan (B = 0, the original's input)")
     song.add_argument("--max-seconds", type=float, default=60.0, help="decode at most this much of VOICE")
     song.set_defaults(run=command_song)
 
@@ -207,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int, default=1, help="threads (or processes) fetching batches ahead")
     train.add_argument("--worker-processes", action="store_true",
                        help="fetch batches in spawned processes, not threads (scales past a few cores; for a GPU)")
+    train.add_argument("--plan", action="store_true",
+                       help="the generator reads the plan (chords and beats, the image's B channel) beside the voice")
+    train.add_argument("--estimated-plan-share", type=float, metavar="SHARE",
+                       help="with --plan: share of crops whose plan is the estimator's, not the true one (default 0.25)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     train.set_defaults(run=command_train)

@@ -365,7 +365,7 @@ def estimate_harmony(voice: np.ndarray, sample_rate: int, *, magnitude: np.ndarr
     from . import spectrogram as codec
     from .audio import resample
 
-    tonic_given, mode_given = _check_controls(key, tempo, happy, jazz)
+    tonic_given, mode_given = check_controls(key, tempo, happy, jazz)
     voice = resample(np.asarray(voice, dtype=np.float32), sample_rate, listening.ANALYSIS.sample_rate)
     duration = len(voice) / listening.ANALYSIS.sample_rate
     if magnitude is None:
@@ -517,7 +517,7 @@ def _merge(chords: list[Chord]) -> list[Chord]:
     return merged
 
 
-def _check_controls(key, tempo, happy, jazz) -> tuple[int | None, str | None]:
+def check_controls(key, tempo, happy, jazz) -> tuple[int | None, str | None]:
     """Check the person's controls; returns the given key as (tonic, mode or None), (None, None) for auto."""
     if tempo is not None and not (np.isfinite(tempo) and MIN_TEMPO_BPM <= float(tempo) <= MAX_TEMPO_BPM):
         raise PlanError(f"The tempo must be between {MIN_TEMPO_BPM:g} and {MAX_TEMPO_BPM:g} beats per minute, "

@@ -1,8 +1,10 @@
 """Voice → song: the one public inference function, :func:`vocals_to_song`, used by the CLI and the app.
 
-Pipeline: resample to the model's rate → peak-normalise → STFT → R/G voice image → generator on overlapping
-tiles of ``tile_frames`` frames (batched, dropout seeded) → cross-fade the tiles → decode magnitude with the
-predicted phase or Griffin-Lim → assemble song and accompaniment per output mode → check and peak-limit.
+Pipeline: resample to the model's rate → peak-normalise → STFT → R/G voice image → the plan read from the voice
+(:func:`vocals2song.harmony.estimate_harmony`: key, tempo, beats, chords) drawn into B
+(:func:`vocals2song.plan.render_plan`) → generator on overlapping tiles of ``tile_frames`` frames (batched, dropout
+seeded; it sees B only when its config says so, ``ModelConfig.uses_plan``) → cross-fade the tiles → decode magnitude
+with the predicted phase or Griffin-Lim → assemble song and accompaniment per output mode → check and peak-limit.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import numpy as np
 
 from . import spectrogram as codec
 from .audio import MIN_SECONDS, check_voice, resample
-from .errors import AudioInputError, ProcessingError
+from .errors import AudioInputError, PlanError, ProcessingError
+from .harmony import DEFAULT_JAZZ, Harmony, check_controls, estimate_harmony
+from .listening import ANALYSIS
 from .networks import seed_dropout
+from .plan import render_plan
 from .weights import SongGenerator
 
 MODES = ("mixture", "accompaniment")
@@ -35,9 +40,11 @@ class SongResult:
         accompaniment: the song without the voice, shape (nb_samples,).
         voice: the input voice as used (resampled, level-normalised), shape (nb_samples,).
         sample_rate: Hz (the model's rate).
-        voice_image: float32 R/G image of the voice, shape (nb_bins, nb_frames, 3), row 0 = DC.
+        voice_image: float32 image of the voice, shape (nb_bins, nb_frames, 3), row 0 = DC: R/G the voice, B the
+            plan (0 where there is none).
         song_image: float32 R/G image of the predicted mixture (the generator's output, plus the voice for an
             accompaniment generator), same shape.
+        harmony: the plan the song was made with (key, tempo, beats, chords, the sung melody), or None.
     """
 
     song: np.ndarray
@@ -46,6 +53,7 @@ class SongResult:
     sample_rate: int
     voice_image: np.ndarray
     song_image: np.ndarray
+    harmony: Harmony | None = None
 
 
 def normalize_voice(voice: np.ndarray) -> tuple[np.ndarray, float]:
@@ -55,16 +63,18 @@ def normalize_voice(voice: np.ndarray) -> tuple[np.ndarray, float]:
     return (voice * gain).astype(np.float32), gain
 
 
-def image_to_network(image: np.ndarray, nb_bins: int) -> np.ndarray:
-    """R/G image (nb_bins + 1, nb_frames, 3) in [0, 1] → network input (nb_bins, nb_frames, 2) in [-1, 1]."""
-    return np.clip(image[:nb_bins, :, :2], 0.0, 1.0) * 2.0 - 1.0
+def image_to_network(image: np.ndarray, nb_bins: int, channels: int = 2) -> np.ndarray:
+    """Image (nb_bins + 1, nb_frames, 3) in [0, 1] → network input (nb_bins, nb_frames, channels) in [-1, 1]:
+    R, G and, for ``channels == 3``, B (the plan)."""
+    return np.clip(image[:nb_bins, :, :channels], 0.0, 1.0) * 2.0 - 1.0
 
 
 def network_to_image(output: np.ndarray) -> np.ndarray:
-    """Network output (nb_bins, nb_frames, 2) in [-1, 1] → R/G image (nb_bins + 1, nb_frames, 3), Nyquist silent."""
-    nb_bins, nb_frames, _ = output.shape
+    """Network tensor (nb_bins, nb_frames, channels ≤ 3) in [-1, 1] → image (nb_bins + 1, nb_frames, 3), Nyquist
+    silent, missing channels 0."""
+    nb_bins, nb_frames, channels = output.shape
     image = np.zeros((nb_bins + 1, nb_frames, 3), dtype=np.float32)
-    image[:nb_bins, :, :2] = (np.asarray(output, dtype=np.float32) + 1.0) / 2.0
+    image[:nb_bins, :, :channels] = (np.asarray(output[..., :3], dtype=np.float32) + 1.0) / 2.0
     return image
 
 
@@ -93,7 +103,8 @@ def predict_image(
     """Run the generator over a voice image of any length by overlapping, cross-faded tiles.
 
     R is averaged with linear cross-fade weights; G (phase) is taken from the tile with the larger weight, so
-    phases never average out. Args: voice_image (nb_bins + 1, nb_frames, 3). Returns the same shape.
+    phases never average out. The generator sees R and G, and B (the plan) too when ``model.config.uses_plan``.
+    Args: voice_image (nb_bins + 1, nb_frames, 3). Returns the same shape.
     """
     config = model.config
     nb_bins = config.generator.nb_bins
@@ -105,8 +116,9 @@ def predict_image(
         tile_frames, overlap_frames = config.tile_frames, config.overlap_frames
     starts = tile_starts(nb_frames, tile_frames, overlap_frames)
     padded_frames = starts[-1] + tile_frames
-    network_input = np.full((nb_bins, padded_frames, 2), -1.0, dtype=np.float32)  # silence, phase -π
-    network_input[:, :nb_frames] = image_to_network(voice_image, nb_bins)
+    channels = config.generator.input_channels
+    network_input = np.full((nb_bins, padded_frames, channels), -1.0, dtype=np.float32)  # silence, phase -π, no plan
+    network_input[:, :nb_frames] = image_to_network(voice_image, nb_bins, channels)
     tiles = np.stack([network_input[:, start : start + tile_frames] for start in starts])
 
     seed_dropout(model.network, seed)
@@ -142,6 +154,11 @@ def vocals_to_song(
     mode: str = "mixture",
     phase: str = "predicted",
     seed: int = 0,
+    harmony: Harmony | str | None = "auto",
+    key: str | None = None,
+    tempo: float | None = None,
+    happy: float | None = None,
+    jazz: float = DEFAULT_JAZZ,
     progress: Progress | None = None,
 ) -> SongResult:
     """Turn a voice into a song.
@@ -155,16 +172,26 @@ def vocals_to_song(
             accompaniment generator directly, or from a mixture generator by removing the voice's magnitude).
         phase: ``"predicted"`` uses the G channel; ``"griffinlim"`` rebuilds phase from the predicted magnitude.
         seed: the dropout variation; the same seed gives bit-identical output.
+        harmony: the plan: ``"auto"`` reads it from the voice (:func:`vocals2song.harmony.estimate_harmony` with
+            ``key``, ``tempo``, ``happy`` and ``jazz``); a :class:`~vocals2song.harmony.Harmony` (times in seconds
+            from the voice's start) is used as given; None draws no plan (B = 0, the original's input). A generator
+            trained without the plan never sees B, but the result still carries the plan.
+        key, tempo, happy, jazz: the person's controls for ``"auto"`` (see ``estimate_harmony``): a key like
+            ``"A minor"`` or None, beats per minute or None, major (1) ↔ minor (0) or None, fit (1) ↔ prior (0).
         progress: optional callback ``(fraction in [0, 1], stage)``.
     Returns:
         SongResult at the model's sample rate; output length = ceil(input length · model rate / input rate).
     Raises:
-        AudioInputError: non-finite, too short or silent voice. ProcessingError: unusable model output.
+        AudioInputError: non-finite, too short or silent voice. PlanError: a bad key, tempo, happy or jazz.
+        ProcessingError: unusable model output.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    if not (harmony is None or harmony == "auto" or isinstance(harmony, Harmony)):
+        raise PlanError(f"harmony must be 'auto', None or a Harmony, not {harmony!r}.")
+    check_controls(key, tempo, happy, jazz)  # a bad control fails before any work
     voice = np.asarray(voice, dtype=np.float32)
     if voice.ndim != 1:
         raise AudioInputError("The voice must be mono audio (one channel).")
@@ -182,7 +209,14 @@ def vocals_to_song(
 
     report(0.0, "encoding")
     voice_spectrogram = codec.stft(voice, spectrogram_config)
-    voice_image = codec.spectrogram_to_image(voice_spectrogram, spectrogram_config)
+    if isinstance(harmony, str):
+        report(0.05, "reading the plan")
+        same_analysis = spectrogram_config.sample_rate == ANALYSIS.sample_rate and (
+            spectrogram_config.n_fft, spectrogram_config.hop_length) == (ANALYSIS.n_fft, ANALYSIS.hop_length)
+        harmony = estimate_harmony(voice, rate, magnitude=np.abs(voice_spectrogram) if same_analysis else None,
+                                   key=key, tempo=tempo, happy=happy, jazz=jazz)
+    plan = render_plan(harmony, spectrogram_config, voice_spectrogram.shape[1]) if harmony is not None else None
+    voice_image = codec.spectrogram_to_image(voice_spectrogram, spectrogram_config, plan)
     predicted_image = predict_image(model, voice_image, seed, lambda f, s: report(0.1 + 0.7 * f, s))
 
     report(0.8, "decoding")
@@ -212,6 +246,7 @@ def vocals_to_song(
         sample_rate=rate,
         voice_image=voice_image,
         song_image=predicted_image,
+        harmony=harmony,
     )
 
 
