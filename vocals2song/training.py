@@ -829,6 +829,8 @@ def train(
     seed: int = 0,
     workers: int = 1,
     worker_processes: bool = False,
+    plan: bool = False,
+    estimated_plan_share: float | None = None,
     precision: str = "auto",
     dataset=None,
     progress: bool = True,
@@ -854,6 +856,9 @@ def train(
         seed: weight initialisation, dropout and data order.
         workers: threads (or processes) fetching batches ahead.
         worker_processes: fetch in spawned processes instead of threads (see :class:`BatchFeeder`).
+        plan: the generator reads the plan (B: chords and beats) as a third input channel.
+        estimated_plan_share: with ``plan``, the share of crops whose B is the estimator's plan rather than the
+            pair's true one (default :data:`vocals2song.crop_plans.ESTIMATED_PLAN_SHARE`).
         precision: ``auto`` (mixed_bfloat16 on a GPU, else float32), ``float32`` or ``mixed_bfloat16``.
         dataset: a ``keras.utils.PyDataset`` of (voice, target) batches to use instead of ``data`` (tests).
         progress: draw the progress bar on stderr.
@@ -869,7 +874,7 @@ def train(
     out = Path(out)
     config = ModelConfig(
         spectrogram=SpectrogramConfig(sample_rate=sample_rate),
-        generator=_generator_config(width, depth),
+        generator=_generator_config(width, depth, 3 if plan else 2),
         target=target if target in ("mixture", "accompaniment") else _bad_target(target),
     )
     _check_arguments(steps, batch_size, crop_frames, checkpoint_every, sample_every, config)
@@ -882,8 +887,11 @@ def train(
     if dataset is None:
         from .data import make_dataset
 
+        from .crop_plans import ESTIMATED_PLAN_SHARE
+
+        share = ESTIMATED_PLAN_SHARE if estimated_plan_share is None else estimated_plan_share
         dataset = make_dataset(data, config, split="train", batch_size=batch_size, crop_frames=crop_frames,
-                               augment=True, seed=seed, workers=workers)  # fmt: skip
+                               augment=True, seed=seed, workers=workers, estimated_plan_share=share)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     started = time.monotonic()
@@ -931,6 +939,7 @@ def train(
                 "beta_1": beta_1,
                 "l1_weight": l1_weight,
                 "phase_l1_weight": phase_l1_weight,
+                "estimated_plan_share": estimated_plan_share if plan else None,
                 "seed": seed,
                 "hardware": hardware,
                 "wall_seconds": round(previous_wall_seconds + time.monotonic() - started, 1),
@@ -1005,9 +1014,9 @@ def _terminate_requests():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _generator_config(width: int, depth: int) -> GeneratorConfig:
+def _generator_config(width: int, depth: int, input_channels: int = 2) -> GeneratorConfig:
     try:
-        return GeneratorConfig(width=width, depth=depth)
+        return GeneratorConfig(width=width, depth=depth, input_channels=input_channels)
     except ValueError as error:
         raise Vocals2SongError(f"Bad generator shape: {error}.") from error
 
