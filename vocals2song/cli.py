@@ -131,7 +131,7 @@ def command_train(args: argparse.Namespace) -> None:
 
 
 def command_evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import evaluate, format_table
+    from .evaluate import evaluate, format_musicality_table, format_table
 
     result = evaluate(
         args.weights,
@@ -142,8 +142,15 @@ def command_evaluate(args: argparse.Namespace) -> None:
         mode=args.mode,
         phase=args.phase,
         out_json=args.json,
+        pictures=args.pictures,
+        max_pictures=args.max_pictures,
     )
+    print("Spectral distances to the reference:\n")
     print(format_table(result))
+    print("\nMusicality (no reference needed):\n")
+    print(format_musicality_table(result))
+    if result["pictures"]:
+        print(f"\nwrote {len(result['pictures'])} picture(s) to {args.pictures}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,7 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--max-pieces", type=int)
     evaluate.add_argument("--mode", choices=("mixture", "accompaniment"), default="mixture")
     evaluate.add_argument("--phase", choices=("predicted", "griffinlim"), default="predicted")
-    evaluate.add_argument("--json", metavar="FILE")
+    evaluate.add_argument("--json", metavar="FILE", help="also write every score here")
+    evaluate.add_argument("--pictures", metavar="DIR",
+                          help="write voice | generated accompaniment | reference spectrograms (PNG) here")
+    evaluate.add_argument("--max-pictures", type=int, default=4, help="examples pictured (default 4)")
     evaluate.set_defaults(run=command_evaluate)
     return parser
 
