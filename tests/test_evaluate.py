@@ -164,6 +164,8 @@ def test_other_piece_never_borrows_from_the_same_piece(tmp_path, generator):
     for piece in result["pieces"]:
         borrowed = piece["scores"]["other piece"]["accompaniment"]
         assert borrowed["lsd_db"] > 1.0 and borrowed["chroma"] < 0.9, piece["name"]
+    one_each = evaluate(generator, corpus, split="test", seconds=None, per_piece=1)
+    assert [piece["name"] for piece in one_each["pieces"]] == ["p0", "p2"]
 
 
 def test_evaluate_one_example_leaves_out_other_piece(tmp_path, generator):

@@ -53,8 +53,8 @@ def synthetic_song(tonic: int, bpm: float, seconds: float, seed: int) -> tuple[n
     for index in range(int(seconds / beat)):
         start = int(index * beat * RATE)
         triad = MAJOR_TRIADS[PROGRESSION[(index // 2) % len(PROGRESSION)]]
-        notes = [plucked(hz(tonic - 12 + triad[0]), beat * 1.5)] + [plucked(hz(tonic + step), beat * 1.5) for step in triad]
-        for note in notes:
+        bass = plucked(hz(tonic - 12 + triad[0]), beat * 1.5)
+        for note in [bass] + [plucked(hz(tonic + step), beat * 1.5) for step in triad]:
             stop = min(length, start + len(note))
             accompaniment[start:stop] += 0.15 * note[: stop - start]
         melody = tonic + 12 + triad[rng.integers(0, 3)] + (12 if rng.random() < 0.2 else 0)
@@ -66,7 +66,7 @@ def synthetic_song(tonic: int, bpm: float, seconds: float, seed: int) -> tuple[n
 
 @pytest.fixture(scope="module")
 def songs():
-    return [synthetic_song(60, 100, 6.0, seed=0), synthetic_song(57, 84, 6.0, seed=1), synthetic_song(62, 120, 6.0, seed=2)]
+    return [synthetic_song(tonic, bpm, 6.0, seed) for seed, (tonic, bpm) in enumerate(((60, 100), (57, 84), (62, 120)))]
 
 
 @pytest.fixture(scope="module")

@@ -139,6 +139,7 @@ def command_evaluate(args: argparse.Namespace) -> None:
         split=args.split,
         seconds=args.seconds,
         max_pieces=args.max_pieces,
+        per_piece=args.per_piece,
         mode=args.mode,
         phase=args.phase,
         out_json=args.json,
@@ -223,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", metavar="DATA")
     evaluate.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     evaluate.add_argument("--seconds", type=float, default=15.0)
-    evaluate.add_argument("--max-pieces", type=int)
+    evaluate.add_argument("--max-pieces", type=int, help="score at most this many examples")
+    evaluate.add_argument("--per-piece", type=int, help="at most this many examples of each piece (default: all)")
     evaluate.add_argument("--mode", choices=("mixture", "accompaniment"), default="mixture")
     evaluate.add_argument("--phase", choices=("predicted", "griffinlim"), default="predicted")
     evaluate.add_argument("--json", metavar="FILE", help="also write every score here")

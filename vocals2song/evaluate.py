@@ -90,6 +90,7 @@ def evaluate(
     split: str = "validation",
     seconds: float | None = 15.0,
     max_pieces: int | None = None,
+    per_piece: int | None = None,
     mode: str = "mixture",
     phase: str = "predicted",
     seed: int = 0,
@@ -105,6 +106,7 @@ def evaluate(
         split: "train", "validation" or "test".
         seconds: audio per example (from the first audible vocals); None for whole pairs.
         max_pieces: stop after this many examples.
+        per_piece: score at most this many examples (excerpts) of each piece; None: all.
         mode, phase, seed: passed to :func:`vocals_to_song` (the seed also seeds the blur's random phase).
         out_json: where to write the result as JSON too.
         pictures: a folder for voice | generated accompaniment | reference spectrogram PNGs of the first
@@ -140,9 +142,13 @@ def evaluate(
     waiting: list[Example] = []  # the first piece's examples, scored once another piece has been read
     previous: Example | None = None
     other: Example | None = None  # the latest example of a piece other than the current one
-    for count, example in enumerate(iterate_examples(sources, model.config, split=split, seconds=seconds)):
-        if max_pieces is not None and count >= max_pieces:
+    taken: dict[str, int] = {}
+    for example in iterate_examples(sources, model.config, split=split, seconds=seconds):
+        if max_pieces is not None and sum(taken.values()) >= max_pieces:
             break
+        if per_piece is not None and taken.get(example.piece, 0) >= per_piece:
+            continue
+        taken[example.piece] = taken.get(example.piece, 0) + 1
         if previous is not None and previous.piece != example.piece:
             other = previous
         previous = example
@@ -242,7 +248,7 @@ def _score_example(
         }
         for system in accompaniments
     }
-    musicality = {system: musicality_features(voice, accompaniment, rate) for system, accompaniment in accompaniments.items()}
+    musicality = {system: musicality_features(voice, audio, rate) for system, audio in accompaniments.items()}
     if picture is not None:
         from .pictures import save_spectrogram_panels
 
