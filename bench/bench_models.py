@@ -11,7 +11,7 @@ last. A JSON file per directory with the whole evaluation goes to ``--json-dir``
 Usage::
 
     python bench/bench_models.py WEIGHTS_DIR [WEIGHTS_DIR ...] --data CORPUS [--split validation]
-        [--max-pieces 40] [--seconds 15] [--repeats 5] [--phase predicted] [--json-dir DIR]
+        [--max-pieces 40] [--per-piece 1] [--seconds 15] [--repeats 5] [--phase predicted] [--json-dir DIR]
 
 Each directory is scored in the output mode its generator was trained for (``target`` in its config.json):
 a mixture generator as ``mixture``, an accompaniment generator as ``accompaniment`` (its voice is exact).
@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="corpus (or MUSDB / pairs folder) to score on")
     parser.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     parser.add_argument("--max-pieces", type=int, default=40, help="examples scored per model")
+    parser.add_argument("--per-piece", type=int, default=1, help="examples of each piece (default 1)")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per model (median)")
     parser.add_argument("--phase", default="predicted", choices=("predicted", "griffinlim"))
@@ -119,7 +120,7 @@ def main() -> None:
         mode = info["target"]
         seconds = median_latency(model, voice, rate, mode, args.phase, args.repeats)
         result = evaluate(model, args.data, split=args.split, seconds=args.seconds, max_pieces=args.max_pieces,
-                          mode=mode, phase=args.phase)  # fmt: skip
+                          per_piece=args.per_piece, mode=mode, phase=args.phase)  # fmt: skip
         if args.json_dir:
             args.json_dir.mkdir(parents=True, exist_ok=True)
             (args.json_dir / f"{info['name']}.json").write_text(json.dumps({**info, "latency_seconds": seconds,
@@ -135,7 +136,8 @@ def main() -> None:
     for system in BASELINES:
         if first and system in first["systems"]:
             lines.append("| " + " | ".join([f"*{system}*"] + [""] * 7 + row_cells(first, system)) + " |")
-    print(f"\n{args.split} split of {args.data}, {args.max_pieces} examples of {args.seconds:g} s, phase "
+    print(f"\n{args.split} split of {args.data}, {args.max_pieces} examples of {args.seconds:g} s "
+          f"({args.per_piece} per piece), phase "
           f"{args.phase}; ranked by the musicality composite; latency: median of {args.repeats} runs on {voice_name} "
           f"({os.cpu_count()} CPU cores)\n")
     print("\n".join(lines))

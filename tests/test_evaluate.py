@@ -168,6 +168,17 @@ def test_other_piece_never_borrows_from_the_same_piece(tmp_path, generator):
     assert [piece["name"] for piece in one_each["pieces"]] == ["p0", "p2"]
 
 
+def test_a_baseline_added_to_the_registry_is_scored(tmp_path, generator, monkeypatch):
+    corpus = write_corpus(tmp_path / "corpus", ["test", "test"], seconds=1.0)
+    half = lambda example, other, rate, seed: 0.5 * example.accompaniment  # noqa: E731
+    monkeypatch.setitem(BASELINES, "half reference", half)
+    result = evaluate(generator, corpus, split="test", seconds=None)
+    assert result["systems"][-1] == "half reference"
+    assert result["musicality"]["half reference"]["composite"] == pytest.approx(
+        result["musicality"]["reference"]["composite"], abs=0.05)  # level does not make music
+    assert "| half reference |" in format_musicality_table(result)
+
+
 def test_evaluate_one_example_leaves_out_other_piece(tmp_path, generator):
     corpus = write_corpus(tmp_path / "corpus", ["validation"])
     result = evaluate(generator, corpus, seconds=None)

@@ -74,7 +74,7 @@ BASELINES: dict[str, Baseline] = {
     "blur": _blur,
     "reference": _reference,
 }
-SYSTEMS = ("model", *BASELINES)
+SYSTEMS = ("model", *BASELINES)  # as shipped; evaluate() reads BASELINES when it runs
 PARTS = ("song", "accompaniment")
 METRICS = (("lsd_db", "LSD dB ↓"), ("mr_stft", "MR-STFT ↓"), ("chroma", "chroma ↑"), ("si_sdr_db", "SI-SDR dB ↑"))
 MUSICALITY_COLUMNS = (("composite", "composite ↑"), ("tonal", "tonal ↑"), ("fit", "fit ↑"), ("rhythm", "rhythm ↑"),
@@ -164,7 +164,7 @@ def evaluate(
     if not pieces:
         raise TrainingDataError(f"No example with an audible voice in the {split!r} split of {', '.join(sources)}.")
 
-    systems = [system for system in SYSTEMS if all(system in piece["scores"] for piece in pieces)]
+    systems = [system for system in ("model", *BASELINES) if all(system in piece["scores"] for piece in pieces)]
     collections = {}
     for collection in sorted({piece["collection"] for piece in pieces}):
         members = [piece for piece in pieces if piece["collection"] == collection]
@@ -296,7 +296,7 @@ def format_musicality_table(result: dict) -> str:
     for collection, summary in collections.items():
         lines.append(_row([collection, str(summary["examples"])]
                           + [f"{summary['musicality'][system]['composite']:.2f}" for system in result["systems"]]))  # fmt: skip
-    footer = ("\nMusicality of each accompaniment under the voice, no reference needed (vocals2song.musicality): "
+    footer = ("\n\nMusicality of each accompaniment under the voice, no reference needed (vocals2song.musicality): "
               "tonal clarity, harmonic fit and rhythm, each 0 at chance and 1 at full; composite = their mean. "
               "Co-modulation near 1 = a doubling of the voice; set chroma corr. near 1 = the same pitches whatever the voice.")  # fmt: skip
     return "\n".join(lines) + footer
