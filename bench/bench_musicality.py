@@ -114,7 +114,7 @@ def report(run: dict) -> str:
     ordered = list(SUMMARY) + [name for name in names if name not in SUMMARY]
     count = len(records)
     header = ["feature", "in composite"] + [f"{upper} > {lower}" for upper, lower in STEPS] + ["all steps"]
-    lines = [f"Steps that hold, out of {count} voices (higher = more musical for every feature):", "",
+    lines = [f"Steps that hold (the upper rung scores higher), out of {count} voices:", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]  # fmt: skip
     for name in ordered:
         holds = np.array([[record["features"][upper][name] > record["features"][lower][name] for upper, lower in STEPS]
