@@ -303,8 +303,8 @@ def _spoken(notes: list[Note], singer: SingerProfile, rng: np.random.Generator) 
     A note gives ``round(duration / syllable length)`` syllables (at least one), the first on its onset,
     sharing it unevenly (``SPEECH_SLOT_JITTER``); each sounds for ``SPEECH_SYLLABLE_FILL`` of its slot,
     so a phrase is nearly continuous voicing with dips between syllables, and the phrase's last one for
-    ``SPEECH_FINAL_SYLLABLE_FILL`` (a pause before the next phrase). Phrases end at rests of ``SPEECH_PHRASE_GAP_SECONDS`` or after
-    ``SPEECH_PHRASE_MAX_SECONDS``; within a phrase the pitch is the speaking pitch plus a share of the
+    ``SPEECH_FINAL_SYLLABLE_FILL`` (a pause before the next phrase). Phrases end at rests of
+    ``SPEECH_PHRASE_GAP_SECONDS`` or after ``SPEECH_PHRASE_MAX_SECONDS``; within a phrase the pitch is the speaking pitch plus a share of the
     melody's intervals (around the phrase's mean) plus a linear declination, each syllable glides, and
     the phrase's last syllable falls. Every syllable carries a lyric (the note's own, else a random
     consonant-vowel syllable), so none is sung legato.

@@ -78,27 +78,27 @@ def formant_shift(voice: np.ndarray, sample_rate: int, factor: float) -> np.ndar
 
     n_fft = 1024 if sample_rate > 16000 else 512
     config = SpectrogramConfig(sample_rate=int(sample_rate), n_fft=n_fft, hop_length=n_fft // 4)
-    spectrum = stft(voice.astype(np.float32), config)
-    log_magnitude = np.log(np.abs(spectrum) + 1e-7).T                       # (nb_frames, nb_bins)
+    spectrum = stft(voice.astype(np.float32), config)                       # (nb_bins, nb_frames)
+    log_magnitude = np.ascontiguousarray(np.log(np.abs(spectrum) + 1e-7).T)  # (nb_frames, nb_bins), float32
     cepstrum = scipy.fft.irfft(log_magnitude, n=n_fft, axis=1)
-    quefrency = np.arange(n_fft // 2 + 1)
     low_cut, high_cut = (int(seconds * sample_rate) for seconds in FORMANT_LIFTER_SECONDS)
     low_search = int(sample_rate / 1000.0)                                  # pitch up to 1 kHz
     high_search = min(int(sample_rate / 70.0), n_fft // 2)                  # down to 70 Hz
     period = low_search + np.argmax(cepstrum[:, low_search:high_search], axis=1)
-    cut = np.clip((0.7 * period).astype(int), low_cut, high_cut)
-    lifter = (quefrency[None, :] < cut[:, None]).astype(np.float64)
-    lifter[:, 1:] *= 2.0                                                    # fold the symmetric half
-    lifter[np.arange(len(cut)), cut] = 1.0 * (cut > 0)
-    envelope = scipy.fft.rfft(cepstrum[:, :n_fft // 2 + 1] * lifter, n=n_fft, axis=1).real
+    cut = np.clip((0.7 * period).astype(int), low_cut, high_cut)[:, None]
+    quefrency = np.arange(high_cut + 1)[None, :]
+    # The cepstrum is symmetric: keep c[0], twice c[1..cut-1] and c[cut] once (the folded lifter).
+    lifter = np.where(quefrency < cut, 2.0, np.where(quefrency == cut, 1.0, 0.0)).astype(np.float32)
+    lifter[:, 0] = 1.0
+    envelope = scipy.fft.rfft(cepstrum[:, :high_cut + 1] * lifter, n=n_fft, axis=1).real
     bins = np.arange(log_magnitude.shape[1], dtype=np.float64)
     source_bins = np.clip(bins / factor, 0, bins[-1])
     lower = np.floor(source_bins).astype(int)
     upper = np.minimum(lower + 1, len(bins) - 1)
-    weight = source_bins - lower
+    weight = (source_bins - lower).astype(np.float32)
     warped = envelope[:, lower] * (1 - weight) + envelope[:, upper] * weight
     gain = np.exp(np.clip(warped - envelope, -12.0, 12.0)).T
-    shifted = istft(spectrum * gain.astype(np.float32), config, length=len(voice)).astype(np.float64)
+    shifted = istft(spectrum * gain, config, length=len(voice)).astype(np.float64)
     return shifted * level_ratio(voice, shifted, sample_rate)
 
 
