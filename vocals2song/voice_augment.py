@@ -16,9 +16,9 @@ from the ranges below, in the order sound meets them:
    ``clipping`` (0.05-1 % of the samples), ``compression`` (an RMS compressor with attack, release and
    make-up gain, like a phone's automatic gain), ``limiter`` (a boost into a look-ahead peak limiter).
 
-Speech is the sixth kind of realism: it is a mode of the singer, not an effect here, because it needs the
-notes (see ``speech_like`` in :mod:`vocals2song.singer`); the corpus draws it with
-``SPEECH_LIKE_SHARE`` of its voice augmentation probability.
+Speech-like rhythm is not an effect here but a mode of the singer, because it needs the notes (short
+syllables on their onsets, speech intonation per phrase: ``speech_like`` in :mod:`vocals2song.singer`);
+the corpus draws it with ``SPEECH_LIKE_SHARE`` times its voice augmentation probability.
 
 The signal processing itself is in :mod:`vocals2song.voice_effects`; this module draws the parameters
 and keeps the record. Only the training side imports either (numpy, scipy and the codec's STFT; no
@@ -90,7 +90,10 @@ LIMITER_CEILING_DB_RANGE = (-3.0, -0.1)     # dBFS
 
 def default_settings() -> dict[str, float]:
     """The probability of each effect in :data:`EFFECTS`, from the UPPER_CASE constants."""
-    return {effect: globals()[f"{effect.upper()}_PROBABILITY"] for effect in EFFECTS}
+    return {"detune": DETUNE_PROBABILITY, "formant": FORMANT_PROBABILITY, "breath": BREATH_PROBABILITY,
+            "reverb": REVERB_PROBABILITY, "noise": NOISE_PROBABILITY, "equalizer": EQUALIZER_PROBABILITY,
+            "highpass": HIGHPASS_PROBABILITY, "lofi": LOFI_PROBABILITY, "clipping": CLIPPING_PROBABILITY,
+            "compression": COMPRESSION_PROBABILITY, "limiter": LIMITER_PROBABILITY}
 
 
 def augment_voice(vocals: np.ndarray, sample_rate: int, rng: np.random.Generator,
