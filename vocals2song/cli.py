@@ -99,6 +99,7 @@ def command_corpus(args: argparse.Namespace) -> None:
         max_seconds=args.seconds,
         soundfont=args.soundfont,
         seed=args.seed,
+        voice_augmentation=args.voice_augmentation,
     )
     print(f"wrote {manifest}")
 
@@ -192,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     corpus.add_argument("--sample-rate", type=int, default=22050)
     corpus.add_argument("--soundfont", help="a .sf2 file (default: TimGM6mb from pretty_midi)")
     corpus.add_argument("--seed", type=int, default=0)
+    corpus.add_argument("--voice-augmentation", type=float, default=0.7, metavar="P",
+                        help="probability that a pair's voice sounds recorded (room, noise, microphone, detune, "
+                             "speech); 0 for clean voices (default 0.7)")
     corpus.set_defaults(run=command_corpus)
 
     train = commands.add_parser("train", help="train the pix2pix generator")
