@@ -207,7 +207,7 @@ def test_chords_per_beat_takes_the_longest_chord_of_each_beat():
     from vocals2song.scores import chords_per_beat
 
     slices = [(0.0, 1.0, (0, "maj")), (1.0, 0.75, (7, "maj")), (1.75, 0.25, (2, "min")), (2.0, 0.5, None),
-              (2.5, 0.5, None), (4.0, 1.0, (0, "maj"))]
+              (2.5, 0.5, None), (4.0, 1.0, (0, "maj")), (4.0, 1.0, None)]  # two slices at once, one unlabelled
     segments = chords_per_beat(slices, [0.0, 1.0, 2.0, 3.0, 4.0], end_quarters=5.0)
     assert segments == [(0.0, 1.0, (0, "maj")), (1.0, 2.0, (7, "maj")), (2.0, 3.0, "X"), (3.0, 4.0, "N"),
                         (4.0, 5.0, (0, "maj"))]

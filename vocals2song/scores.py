@@ -329,7 +329,7 @@ def chords_per_beat(slices: list[tuple[float, float, Label]], beats: list[float]
         is a segment of its own).
     """
     boundaries = sorted({0.0, *[beat for beat in beats if 0 < beat < end_quarters]}) + [end_quarters]
-    order = sorted(slices)
+    order = sorted(slices, key=lambda piece: (piece[0], piece[1]))  # labels may be None: never compared
     segments: list[tuple[float, float, Label | str]] = []
     first_open = 0
     for start, end in zip(boundaries[:-1], boundaries[1:]):
