@@ -179,3 +179,13 @@ def test_chord_chart_has_a_cell_per_bar(melody_harmony):
     text = format_chart(melody_harmony, bars_per_line=4)
     assert text.splitlines()[0] == f"C major, {melody_harmony.tempo_bpm:.0f} BPM"
     assert text.count("|") - len(text.splitlines()[1:]) == len(bars)
+
+
+def test_a_detuned_singer_gives_the_same_key_and_notes():
+    voice = sung_melody()
+    samples = np.arange(len(voice))
+    flat = np.interp(samples * 2 ** (-0.3 / 12), samples, voice).astype(np.float32)  # 30 cents flat, a bit longer
+    harmony = estimate_harmony(flat, SAMPLE_RATE)
+    assert harmony.key_name == "C major"
+    sung = [round(note.pitch) for note in harmony.melody]
+    assert np.mean(np.isin(sung, [pitch for pitches, _ in BARS for pitch in pitches])) > 0.9

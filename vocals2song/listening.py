@@ -3,10 +3,11 @@
 Every frame-wise feature is on the codec's STFT frames at :data:`ANALYSIS` (22.05 kHz, hop 256 = 11.6 ms), so
 it lines up with the voice image's columns. The pitch track is librosa's YIN on the voice resampled to 11.025 kHz
 (a voice's fundamental stays under 1.1 kHz; half the rate makes YIN four times cheaper), voiced where the frame is
-loud enough and not noise-like; the tuning offset of the whole voice is measured and removed, so a singer a
-quarter tone flat still gives the right pitch classes. Tempo is the autocorrelation peak of an onset envelope
-(spectral flux plus the sung notes' onsets) under a log-normal prior around :data:`PRIOR_BPM`, folded into
-:data:`TEMPO_RANGE_BPM`; beats are librosa's dynamic-programming tracker at that tempo.
+loud enough and not noise-like; the tuning offset of the whole voice is measured and removed, so a singer 30 cents
+flat still gives the right pitch classes. Tempo is the autocorrelation peak of an onset envelope (spectral flux
+plus the sung notes' onsets) under a log-normal prior around :data:`PRIOR_BPM`, within :data:`TEMPO_RANGE_BPM`;
+beats are librosa's dynamic-programming tracker at that tempo, moved earlier by the onsets' measured latency; the
+bar lines fall on the beats that carry the most accent.
 """
 
 from __future__ import annotations
