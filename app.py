@@ -28,7 +28,7 @@ import numpy as np
 from gradio.components.plot import PlotData
 
 from vocals2song.audio import load_audio
-from vocals2song.display import DecibelView, display_png
+from vocals2song.display import DecibelView, display_jpeg
 from vocals2song.errors import Vocals2SongError, WeightsError
 from vocals2song.inference import vocals_to_song
 from vocals2song.serving import (
@@ -184,9 +184,9 @@ class SongApp:
         )
         progress(0.9, desc="Drawing")
         request_dir = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_root))
-        voice_image, song_image = request_dir / "voice-image.png", request_dir / "song-image.png"
-        voice_image.write_bytes(display_png(result.voice_image))
-        song_image.write_bytes(display_png(result.song_image))
+        voice_image, song_image = request_dir / "voice-image.jpg", request_dir / "song-image.jpg"
+        voice_image.write_bytes(display_jpeg(result.voice_image))
+        song_image.write_bytes(display_jpeg(result.song_image))
         length = len(result.song)
         status = f"Done: {length / result.sample_rate:.1f} s of song, seed {seed}."
         if audio.truncated:
@@ -219,8 +219,8 @@ class SongApp:
             if kept is None:
                 raise user_error("That song is no longer kept here; press Generate again, then Prepare downloads.")
             self.purge()
-            return [str(path) for path in write_downloads(kept, Path(tempfile.mkdtemp(prefix="request-",
-                                                                                       dir=self.work_root)))]  # fmt: skip
+            folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_root))
+            return [str(path) for path in write_downloads(kept, folder)]
         except gr.Error:
             raise
         except Exception:
@@ -331,7 +331,8 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
 
     The page is one column on a phone: inputs, then the voice (image, dB view, player), then the song (image,
     dB view, players), then the downloads. From about 660 px wide, inputs and controls sit side by side, and so
-    do the voice and the song.
+    do the voice and the song. More controls fit in a row under the inputs, a picture of both (a chart) across
+    the page under the two columns, more files in the downloads.
 
     Args:
         weights: a weights directory or Hugging Face Hub id; None for ``$VOCALS2SONG_WEIGHTS`` or ``weights/``.

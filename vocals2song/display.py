@@ -1,4 +1,4 @@
-"""Pictures of R/G images for people: the 8-bit display PNG and the dB view (magnitude over time and frequency).
+"""Pictures of R/G images for people: the display JPEG and the dB view (magnitude over time and frequency).
 
 The dB view is a matplotlib figure built once and updated per image: everything that does not depend on the
 image (title, frequency axis, colour bar, labels) is drawn once and kept as a bitmap. Each render pastes that
@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 
+import imagecodecs
 import numpy as np
 
 from .config import SpectrogramConfig
 from .image_files import display_image, png_bytes
 
+JPEG_QUALITY = 90  # with full-resolution colour (4:4:4): the R/G texture looks the same as the PNG's
 COLOUR_MAP = "magma"
 FIGURE_INCHES = (4.8, 3.0)  # readable when shrunk to a 360 px wide phone column, sharp at 720 px
 FIGURE_DPI = 150
@@ -23,10 +25,11 @@ AXES_BOX = (0.13, 0.17, 0.64, 0.72)  # left, bottom, width, height (fractions of
 COLOUR_BAR_BOX = (0.80, 0.17, 0.035, 0.72)
 
 
-def display_png(image: np.ndarray) -> bytes:
-    """Float R/G image, shape (nb_bins, nb_frames, 3), row 0 = DC → 8-bit RGB PNG bytes, low frequencies at the
-    bottom (libpng's fastest settings)."""
-    return png_bytes(display_image(image))
+def display_jpeg(image: np.ndarray) -> bytes:
+    """Float R/G image, shape (nb_bins, nb_frames, 3), row 0 = DC → JPEG bytes to look at (libjpeg-turbo, quality
+    90, colour at full resolution), low frequencies at the bottom. A quarter smaller than the fastest PNG and a
+    third of its time to encode; the exact image is the 16-bit PNG download."""
+    return imagecodecs.jpeg8_encode(display_image(image), level=JPEG_QUALITY, subsampling=(1, 1))
 
 
 def pool_max(values: np.ndarray, height: int, width: int) -> np.ndarray:
