@@ -28,7 +28,7 @@ import numpy as np
 from gradio.components.plot import PlotData
 
 from vocals2song.audio import load_audio
-from vocals2song.display import DecibelView, display_jpeg
+from vocals2song.display import DecibelViews, display_jpeg
 from vocals2song.errors import Vocals2SongError, WeightsError
 from vocals2song.inference import vocals_to_song
 from vocals2song.serving import (
@@ -51,6 +51,7 @@ REQUEST_FILES_SECONDS = 60  # a request's own files are removed this long after 
 KEPT_SONGS_BYTES = 256 * 2**20  # the latest songs and images kept for "Prepare downloads" (oldest dropped first)
 MAX_SEED = 2**31 - 1
 WARMUP_SECONDS = 1.0
+PROGRESS_SECONDS = 0.5  # progress messages at most this often (a 15 s voice takes well under a second)
 IMAGE_HEIGHT = 260  # both R/G images are shown at this height, so they share one scale
 COLUMN_MIN_WIDTH = 320  # columns narrower than this wrap under each other (a phone shows one column)
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -119,8 +120,7 @@ class SongApp:
         atexit.register(shutil.rmtree, self.work_root, True)
         if self.model is not None:
             config = self.model.config.spectrogram
-            self.voice_view = DecibelView("Your voice", config)
-            self.song_view = DecibelView("Predicted song", config)
+            self.decibel_views = DecibelViews(["Your voice", "Predicted song"], config)
 
     def warm_up(self) -> None:
         """Take every path a request takes once, so that no person waits for a first call: the generator on each
@@ -171,6 +171,7 @@ class SongApp:
     def _respond(self, path: Path, mode: str, seed: int, phase: str, progress) -> tuple:
         """A checked request → its outputs; the two display images are written to a new request folder (gradio
         copies them into its cache; the three WAVs it writes there itself)."""
+        progress = throttled(progress, PROGRESS_SECONDS)
         progress(0.0, desc="Reading your recording")
         audio = load_audio(path, max_seconds=MAX_SECONDS)
         result = vocals_to_song(
@@ -187,6 +188,7 @@ class SongApp:
         voice_image, song_image = request_dir / "voice-image.jpg", request_dir / "song-image.jpg"
         voice_image.write_bytes(display_jpeg(result.voice_image))
         song_image.write_bytes(display_jpeg(result.song_image))
+        voice_decibels, song_decibels = self.decibel_views.render([result.voice_image, result.song_image])
         length = len(result.song)
         status = f"Done: {length / result.sample_rate:.1f} s of song, seed {seed}."
         if audio.truncated:
@@ -196,8 +198,8 @@ class SongApp:
         return (
             str(voice_image),
             str(song_image),
-            plot_data(self.voice_view.render(result.voice_image)),
-            plot_data(self.song_view.render(result.song_image)),
+            plot_data(voice_decibels),
+            plot_data(song_decibels),
             _audio_output(result.voice, result.sample_rate, request_dir.name),
             _audio_output(result.song, result.sample_rate, request_dir.name),
             _audio_output(result.accompaniment, result.sample_rate, request_dir.name),
@@ -268,6 +270,19 @@ OUTPUT_NAMES = (
     "status",
     "song_key",
 )
+def throttled(progress, seconds: float):
+    """``progress`` called at most once every ``seconds`` (each call is a message to the page or API client)."""
+    last = [-math.inf]
+
+    def report(fraction: float, desc: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= seconds:
+            last[0] = now
+            progress(fraction, desc=desc)
+
+    return report
+
+
 def plot_data(png: bytes) -> PlotData:
     """A rendered PNG as gradio's matplotlib plot value (sent inline with the other outputs, no file)."""
     return PlotData(type="matplotlib", plot="data:image/png;base64," + base64.b64encode(png).decode("ascii"))

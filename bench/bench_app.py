@@ -48,6 +48,7 @@ HANDLER_STEPS = (
     "display_jpeg",
     "spectrogram_figure",
     "DecibelView.render",
+    "DecibelViews.render",
 )
 
 

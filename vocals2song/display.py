@@ -1,9 +1,9 @@
 """Pictures of R/G images for people: the display JPEG and the dB view (magnitude over time and frequency).
 
-The dB view is a matplotlib figure built once and updated per image: everything that does not depend on the
-image (title, frequency axis, colour bar, labels) is drawn once and kept as a bitmap. Each render pastes that
-bitmap back, writes the image into the axes' pixels (reduced to their size by a block maximum and coloured
-with a lookup table, in numpy) and draws only the time axis, about a tenth of the cost of a fresh figure.
+The dB views are a matplotlib figure built once and updated per request: everything that does not depend on
+the images (titles, frequency axis, colour bar, labels) is drawn once and kept as bitmaps. Each render pastes
+a bitmap back, writes the image into the axes' pixels (reduced to their size by a block maximum and coloured
+with a lookup table, in numpy) and draws only the time axis, once for all panels of the request.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ FIGURE_DPI = 150
 FONT_SIZE = 10.5
 AXES_BOX = (0.13, 0.17, 0.64, 0.72)  # left, bottom, width, height (fractions of the figure)
 COLOUR_BAR_BOX = (0.80, 0.17, 0.035, 0.72)
+PLOT_PNG = {"level": 1, "strategy": 1, "filter": 8}  # flat colours: no filter compresses best, and fastest
 
 
 def display_jpeg(image: np.ndarray) -> bytes:
@@ -45,22 +46,25 @@ def pool_max(values: np.ndarray, height: int, width: int) -> np.ndarray:
     return result
 
 
-class DecibelView:
-    """The dB view of R/G images: one panel, time (s) across, frequency (kHz) up, one fixed colour scale.
+class DecibelViews:
+    """The dB views of a request's R/G images (the voice's, the song's): one panel each, time (s) across,
+    frequency (kHz) up, one fixed colour scale, the panels' titles given here.
+
+    All panels share one figure: a bitmap of it per title, drawn once. The images of one call have the same
+    length, so the time axis is drawn once and pasted into every panel. :meth:`render` is thread-safe.
 
     Args:
-        title: the panel's title ("Your voice"...).
+        titles: one per panel ("Your voice", "Predicted song").
         config: the spectrogram scale (R = 0 is ``db_floor``, R = 1 is ``db_ceiling``; top = Nyquist).
-
-    :meth:`render` is thread-safe (one render at a time per view).
     """
 
-    def __init__(self, title: str, config: SpectrogramConfig):
+    def __init__(self, titles: list[str], config: SpectrogramConfig):
         import matplotlib
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import Normalize
         from matplotlib.figure import Figure
+        from matplotlib.transforms import Bbox
 
         self.config = config
         self._lock = threading.Lock()
@@ -71,37 +75,48 @@ class DecibelView:
             self._canvas = FigureCanvasAgg(self._figure)
             self._axes = self._figure.add_axes(AXES_BOX)
             colour_bar_axes = self._figure.add_axes(COLOUR_BAR_BOX)
-            top_khz = config.sample_rate / 2000
-            self._axes.set_ylim(0.0, top_khz)
-            self._axes.set_title(title)
+            self._axes.set_ylim(0.0, config.sample_rate / 2000)
             self._axes.set_xlabel("time (s)")
             self._axes.set_ylabel("frequency (kHz)")
             self._axes.xaxis.set_animated(True)
             self._axes.tick_params(labelsize=FONT_SIZE)  # ticks made at render time, outside this rc_context
             scale = ScalarMappable(Normalize(config.db_floor, config.db_ceiling), COLOUR_MAP)
             self._figure.colorbar(scale, cax=colour_bar_axes, label="magnitude (dB)")
-            self._canvas.draw()  # everything but the image and the time axis
-            self._background = self._canvas.copy_from_bbox(self._figure.bbox)
-            box = self._axes.get_window_extent()
-            height = int(self._figure.bbox.height)
-            # the axes' pixels in the canvas buffer (row 0 at the top), inside the frame (spines)
-            self._rows = slice(height - int(np.floor(box.y1)), height - int(np.ceil(box.y0)))
-            self._columns = slice(int(np.ceil(box.x0)), int(np.floor(box.x1)))
+            self._backgrounds = []
+            for title in titles:  # everything but the image and the time axis
+                self._axes.set_title(title)
+                self._canvas.draw()
+                self._backgrounds.append(self._canvas.copy_from_bbox(self._figure.bbox))
+        box = self._axes.get_window_extent()
+        height = int(self._figure.bbox.height)
+        # the axes' pixels in the canvas buffer (row 0 at the top), and the strip under them (the time axis)
+        self._rows = slice(height - int(np.floor(box.y1)), height - int(np.ceil(box.y0)))
+        self._columns = slice(int(np.ceil(box.x0)), int(np.floor(box.x1)))
+        self._time_axis_box = Bbox.from_extents(0, 0, self._figure.bbox.width, np.floor(box.y0))
 
-    def render(self, image: np.ndarray) -> bytes:
-        """R/G image, shape (nb_bins, nb_frames, ≥1), row 0 = DC → the view as PNG bytes (720 x 450 pixels)."""
-        seconds = image.shape[1] * self.config.hop_length / self.config.sample_rate
-        levels = (np.clip(image[..., 0], 0.0, 1.0) * 255 + 0.5).astype(np.uint8)  # lookup table indices
+    def render(self, images: list[np.ndarray]) -> list[bytes]:
+        """R/G images of one length, shape (nb_bins, nb_frames, ≥1), row 0 = DC, one per title → the panels as
+        PNG bytes (720 x 450 pixels each)."""
+        if len(images) != len(self._backgrounds) or len({image.shape[1] for image in images}) != 1:
+            raise ValueError(f"render takes {len(self._backgrounds)} images of one length")
+        seconds = images[0].shape[1] * self.config.hop_length / self.config.sample_rate
         height = self._rows.stop - self._rows.start
         width = self._columns.stop - self._columns.start
-        coloured = self._lookup[pool_max(levels, height, width)[::-1]]  # low frequencies at the bottom
+        pictures = []
         with self._lock:
-            self._canvas.restore_region(self._background)
-            canvas_pixels = np.asarray(self._canvas.buffer_rgba())
-            canvas_pixels[self._rows, self._columns, :3] = coloured
-            self._axes.set_xlim(0.0, seconds)
-            self._axes.draw_artist(self._axes.xaxis)
-            for spine in self._axes.spines.values():
-                self._axes.draw_artist(spine)
-            pixels = np.asarray(self._canvas.buffer_rgba())[..., :3]
-            return png_bytes(pixels)
+            time_axis = None
+            for background, image in zip(self._backgrounds, images):
+                levels = (np.clip(image[..., 0], 0.0, 1.0) * 255 + 0.5).astype(np.uint8)  # lookup table indices
+                coloured = self._lookup[pool_max(levels, height, width)[::-1]]  # low frequencies at the bottom
+                self._canvas.restore_region(background)
+                np.asarray(self._canvas.buffer_rgba())[self._rows, self._columns, :3] = coloured
+                if time_axis is None:
+                    self._axes.set_xlim(0.0, seconds)
+                    self._axes.draw_artist(self._axes.xaxis)
+                    time_axis = self._canvas.copy_from_bbox(self._time_axis_box)
+                else:
+                    self._canvas.restore_region(time_axis)
+                for spine in self._axes.spines.values():
+                    self._axes.draw_artist(spine)
+                pictures.append(png_bytes(np.asarray(self._canvas.buffer_rgba())[..., :3], settings=PLOT_PNG))
+        return pictures

@@ -183,10 +183,11 @@ def display_image(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(codec.quantize(image, 8)[::-1])
 
 
-def png_bytes(pixels: np.ndarray, text: str | None = None) -> bytes:
-    """Encode uint8 or uint16 pixels, shape (height, width, 3), as a PNG (libpng through imagecodecs, fastest
-    settings), with ``text`` in a ``tEXt`` chunk under the ``vocals2song`` keyword when given."""
-    encoded = imagecodecs.png_encode(np.ascontiguousarray(pixels), **PNG_FAST)
+def png_bytes(pixels: np.ndarray, text: str | None = None, settings: dict | None = None) -> bytes:
+    """Encode uint8 or uint16 pixels, shape (height, width, 3), as a PNG (libpng through imagecodecs; ``settings``
+    are its level, strategy and filter, :data:`PNG_FAST` by default), with ``text`` in a ``tEXt`` chunk under
+    the ``vocals2song`` keyword when given."""
+    encoded = imagecodecs.png_encode(np.ascontiguousarray(pixels), **(settings or PNG_FAST))
     if text is None:
         return encoded
     after_header = len(PNG_SIGNATURE) + 8 + 13 + 4  # the signature, then IHDR (length, type, 13 bytes, CRC)
