@@ -1,14 +1,17 @@
-"""Quality against latency of trained generators: the table the packaged model is chosen from.
+"""Musicality against latency of trained generators: the table the packaged model is chosen from.
 
 For each weights directory: the mean scores of ``vocals2song evaluate`` on a split of a corpus (the model and,
 from the first directory's run, every baseline), and the median time of :func:`vocals2song.vocals_to_song` on
-one 15 s voice on this machine's CPU (after a warm-up), with the generator's size. Prints a Markdown table; a
-JSON file per directory with the whole evaluation goes to ``--json-dir`` when given.
+one 15 s voice on this machine's CPU (after a warm-up), with the generator's size. Prints a Markdown table with
+the models ranked by the musicality composite (:mod:`vocals2song.musicality`), best first, with its three
+sub-scores, the co-modulation with the voice (near 1: the model copies the voice) and the set-level chroma
+correlation (near 1: the same pitches whatever the voice) beside it, and the accompaniment's spectral distances
+last. A JSON file per directory with the whole evaluation goes to ``--json-dir`` when given.
 
 Usage::
 
     python bench/bench_models.py WEIGHTS_DIR [WEIGHTS_DIR ...] --data CORPUS [--split validation]
-        [--max-pieces 40] [--seconds 15] [--repeats 5] [--phase predicted] [--json-dir DIR]
+        [--max-pieces 40] [--per-piece 1] [--seconds 15] [--repeats 5] [--phase predicted] [--json-dir DIR]
 
 Each directory is scored in the output mode its generator was trained for (``target`` in its config.json):
 a mixture generator as ``mixture``, an accompaniment generator as ``accompaniment`` (its voice is exact).
@@ -33,7 +36,7 @@ from vocals2song.backend import import_keras_quietly  # noqa: E402
 
 import_keras_quietly()
 
-from vocals2song.evaluate import METRICS, PARTS, evaluate, format_score  # noqa: E402
+from vocals2song.evaluate import BASELINES, evaluate, format_score  # noqa: E402
 from vocals2song.inference import vocals_to_song  # noqa: E402
 from vocals2song.weights import WEIGHTS_FILE, load_generator  # noqa: E402
 
@@ -79,14 +82,18 @@ def describe(directory: Path, model) -> dict:
     }
 
 
-def row_cells(scores: dict) -> list[str]:
-    cells = []
-    for part in PARTS:
-        for name, _ in METRICS:
-            if name == "si_sdr_db":
-                continue
-            cells.append(format_score(name, scores[part][name]))
-    return cells
+MUSICALITY = (("composite", "composite ↑"), ("tonal", "tonal ↑"), ("fit", "fit ↑"), ("rhythm", "rhythm ↑"),
+              ("comodulation", "co-mod."))  # fmt: skip
+SPECTRAL = (("lsd_db", "accomp. LSD dB ↓"), ("mr_stft", "accomp. MR-STFT ↓"))
+
+
+def row_cells(result: dict, system: str) -> list[str]:
+    """The musicality columns, the set chroma correlation and the accompaniment's spectral distances of a system."""
+    musicality = result["musicality"][system]
+    correlation = result["set_chroma_correlation"][system]
+    return ([format_score(name, musicality[name]) for name, _ in MUSICALITY]
+            + ["—" if correlation is None else f"{correlation:.2f}"]
+            + [format_score(name, result["mean"][system]["accompaniment"][name]) for name, _ in SPECTRAL])  # fmt: skip
 
 
 def main() -> None:
@@ -95,6 +102,7 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="corpus (or MUSDB / pairs folder) to score on")
     parser.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     parser.add_argument("--max-pieces", type=int, default=40, help="examples scored per model")
+    parser.add_argument("--per-piece", type=int, default=1, help="examples of each piece (default 1)")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per model (median)")
     parser.add_argument("--phase", default="predicted", choices=("predicted", "griffinlim"))
@@ -102,33 +110,36 @@ def main() -> None:
     args = parser.parse_args()
 
     voice, rate, voice_name = latency_voice()
-    metric_names = [label for name, label in METRICS if name != "si_sdr_db"]
     header = (["model", "width", "target", "rate Hz", "steps", "params", "MB", "15 s → song ms"]
-              + [f"{part[:6]}. {label}" for part in PARTS for label in metric_names])  # fmt: skip
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    baselines: dict | None = None
+              + [label for _, label in MUSICALITY] + ["set chroma corr."] + [label for _, label in SPECTRAL])  # fmt: skip
+    rows: list[tuple[float, str]] = []
+    first: dict | None = None
     for directory in args.weights:
         model = load_generator(directory)
         info = describe(directory, model)
         mode = info["target"]
         seconds = median_latency(model, voice, rate, mode, args.phase, args.repeats)
         result = evaluate(model, args.data, split=args.split, seconds=args.seconds, max_pieces=args.max_pieces,
-                          mode=mode, phase=args.phase)  # fmt: skip
+                          per_piece=args.per_piece, mode=mode, phase=args.phase)  # fmt: skip
         if args.json_dir:
             args.json_dir.mkdir(parents=True, exist_ok=True)
             (args.json_dir / f"{info['name']}.json").write_text(json.dumps({**info, "latency_seconds": seconds,
                                                                             "evaluation": result}, indent=1))  # fmt: skip
-        baselines = baselines or result["mean"]
-        lines.append("| " + " | ".join([info["name"], str(info["width"]), info["target"], str(info["sample_rate"]),
-                                        str(info["steps"]), f"{info['parameters'] / 1e6:.2f} M",
-                                        f"{info['megabytes']:.1f}", f"{seconds * 1000:.0f}"]
-                                       + row_cells(result["mean"]["model"])) + " |")  # fmt: skip
+        first = first or result
+        cells = [info["name"], str(info["width"]), info["target"], str(info["sample_rate"]), str(info["steps"]),
+                 f"{info['parameters'] / 1e6:.2f} M", f"{info['megabytes']:.1f}", f"{seconds * 1000:.0f}"]  # fmt: skip
+        composite = result["musicality"]["model"]["composite"]
+        rows.append((composite, "| " + " | ".join(cells + row_cells(result, "model")) + " |"))
         print(f"scored {directory} ({len(result['pieces'])} examples)", file=sys.stderr, flush=True)
-    for system in ("vocals only", "melody copy", "other piece", "reference"):
-        if baselines and system in baselines:
-            lines.append("| " + " | ".join([f"*{system}*"] + [""] * 7 + row_cells(baselines[system])) + " |")
-    print(f"\n{args.split} split of {args.data}, {args.max_pieces} examples of {args.seconds:g} s, phase "
-          f"{args.phase}; latency: median of {args.repeats} runs on {voice_name} ({os.cpu_count()} CPU cores)\n")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += [row for _, row in sorted(rows, key=lambda item: -item[0])]  # best composite first
+    for system in BASELINES:
+        if first and system in first["systems"]:
+            lines.append("| " + " | ".join([f"*{system}*"] + [""] * 7 + row_cells(first, system)) + " |")
+    print(f"\n{args.split} split of {args.data}, {args.max_pieces} examples of {args.seconds:g} s "
+          f"({args.per_piece} per piece), phase "
+          f"{args.phase}; ranked by the musicality composite; latency: median of {args.repeats} runs on {voice_name} "
+          f"({os.cpu_count()} CPU cores)\n")
     print("\n".join(lines))
 
 

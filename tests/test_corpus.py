@@ -136,6 +136,23 @@ def test_build_corpus_rerun_skips_finished_pieces(tiny_corpus):
     assert before == after and json.loads(manifest_path.read_text())["pairs"]
 
 
+def test_build_corpus_records_the_voice_augmentation_and_checks_it_on_rerun(tiny_corpus):
+    from vocals2song.corpus import build_corpus, load_manifest
+    from vocals2song.errors import Vocals2SongError
+    from vocals2song.voice_augment import EFFECTS
+
+    pairs = load_manifest(tiny_corpus.parent)["pairs"]
+    for pair in pairs:
+        record = pair["voice_augmentation"]      # None: this pair's voice was left clean
+        assert record is None or set(record["effects"]) <= set(EFFECTS)
+    assert any(pair["voice_augmentation"] for pair in pairs)     # on by default (probability 0.7)
+    with pytest.raises(Vocals2SongError, match="other settings"):
+        build_corpus(tiny_corpus.parent, pieces=2, max_seconds=2.0, workers=1, sample_rate=SAMPLE_RATE,
+                     progress=False, voice_augmentation=0.0)
+    with pytest.raises(Vocals2SongError, match="probability in"):
+        build_corpus(tiny_corpus.parent, pieces=2, voice_augmentation=1.5, progress=False)
+
+
 def test_load_manifest_lists_missing_files(tiny_corpus, tmp_path):
     from vocals2song.corpus import load_manifest
 

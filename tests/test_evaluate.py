@@ -13,7 +13,7 @@ import soundfile
 from vocals2song import metrics
 from vocals2song.config import tiny_config
 from vocals2song.errors import TrainingDataError
-from vocals2song.evaluate import SYSTEMS, evaluate, format_table
+from vocals2song.evaluate import BASELINES, SYSTEMS, collection_of, evaluate, format_musicality_table, format_table
 from vocals2song.networks import build_generator
 from vocals2song.weights import SongGenerator
 
@@ -105,14 +105,18 @@ def generator():
 def test_evaluate_scores_model_and_baselines(tmp_path, generator):
     corpus = write_corpus(tmp_path / "corpus", ["train", "test", "test", "test"])
     out_json = tmp_path / "report" / "scores.json"
-    result = evaluate(generator, corpus, split="test", seconds=1.5, max_pieces=2, out_json=out_json)
+    result = evaluate(generator, corpus, split="test", seconds=1.5, max_pieces=2, out_json=out_json,
+                      pictures=tmp_path / "pictures", max_pictures=1)  # fmt: skip
 
-    assert result["systems"] == list(SYSTEMS)
+    assert result["systems"] == list(SYSTEMS) == ["model", *BASELINES]
+    assert "blur" in result["systems"]
     assert [piece["name"] for piece in result["pieces"]] == ["p1", "p2"]
     assert all(piece["seconds"] == 1.5 for piece in result["pieces"])
     for system in SYSTEMS:
         for part in ("song", "accompaniment"):
             assert all(math.isfinite(value) for value in result["mean"][system][part].values())
+        assert all(math.isfinite(value) for value in result["musicality"][system].values())
+        assert math.isfinite(result["set_chroma_correlation"][system])
     reference, vocals_only = result["mean"]["reference"], result["mean"]["vocals only"]
     for part in ("song", "accompaniment"):
         assert reference[part]["lsd_db"] < vocals_only[part]["lsd_db"]
@@ -123,13 +127,33 @@ def test_evaluate_scores_model_and_baselines(tmp_path, generator):
     # the other piece's true accompaniment is real music in another key: better than silence, worse than the truth
     other = result["mean"]["other piece"]["accompaniment"]
     assert vocals_only["accompaniment"]["chroma"] < other["chroma"] < reference["accompaniment"]["chroma"]
+    # musicality: the true chord under the voice beats silence; the blur keeps the average spectrum's pitches
+    musicality = result["musicality"]
+    assert musicality["vocals only"]["composite"] == 0.0 < musicality["reference"]["composite"]
+    assert musicality["reference"]["tonal"] > 0.5 and musicality["blur"]["tonal"] < musicality["reference"]["tonal"]
+    assert result["collections"] == {"all": {"examples": 2, "mean": result["mean"], "musicality": result["musicality"]}}
 
     assert json.loads(out_json.read_text()) == json.loads(json.dumps(result))
     table = format_table(result)
     rows = table.splitlines()
     assert rows[0].startswith("| system | song LSD dB ↓")
-    assert [row.split(" | ")[0] for row in rows[2:7]] == [f"| {system}" for system in SYSTEMS]
+    assert [row.split(" | ")[0] for row in rows[2:8]] == [f"| {system}" for system in SYSTEMS]
     assert "2 example(s) of the 'test' split" in table
+    musicality_rows = format_musicality_table(result).splitlines()
+    assert musicality_rows[0].startswith("| system | composite ↑ | tonal ↑ | fit ↑ | rhythm ↑ | co-modulation")
+    assert [row.split(" | ")[0] for row in musicality_rows[2:8]] == [f"| {system}" for system in SYSTEMS]
+    assert musicality_rows[9].startswith("| collection | examples | model composite")
+    assert musicality_rows[11].startswith("| all | 2 | ")
+
+    assert len(result["pictures"]) == 1
+    picture = Path(result["pictures"][0])
+    assert picture.parent == tmp_path / "pictures" and picture.name == "00-p1.png"
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_collections_are_the_first_part_of_a_corpus_piece():
+    assert collection_of("beethoven/opus59no1/movement3") == "beethoven"
+    assert collection_of("Some MUSDB Track") == "all"
 
 
 def test_other_piece_never_borrows_from_the_same_piece(tmp_path, generator):
@@ -140,12 +164,27 @@ def test_other_piece_never_borrows_from_the_same_piece(tmp_path, generator):
     for piece in result["pieces"]:
         borrowed = piece["scores"]["other piece"]["accompaniment"]
         assert borrowed["lsd_db"] > 1.0 and borrowed["chroma"] < 0.9, piece["name"]
+    one_each = evaluate(generator, corpus, split="test", seconds=None, per_piece=1)
+    assert [piece["name"] for piece in one_each["pieces"]] == ["p0", "p2"]
+
+
+def test_a_baseline_added_to_the_registry_is_scored(tmp_path, generator, monkeypatch):
+    corpus = write_corpus(tmp_path / "corpus", ["test", "test"], seconds=1.0)
+    half = lambda example, other, rate, seed: 0.5 * example.accompaniment  # noqa: E731
+    monkeypatch.setitem(BASELINES, "half reference", half)
+    result = evaluate(generator, corpus, split="test", seconds=None)
+    assert result["systems"][-1] == "half reference"
+    assert result["musicality"]["half reference"]["composite"] == pytest.approx(
+        result["musicality"]["reference"]["composite"], abs=0.05)  # level does not make music
+    assert "| half reference |" in format_musicality_table(result)
 
 
 def test_evaluate_one_example_leaves_out_other_piece(tmp_path, generator):
     corpus = write_corpus(tmp_path / "corpus", ["validation"])
     result = evaluate(generator, corpus, seconds=None)
     assert "other piece" not in result["systems"] and result["notes"]
+    assert result["set_chroma_correlation"]["model"] is None  # a set of one
+    assert "| model | " in format_musicality_table(result)
     assert "| other piece |" not in format_table(result)
     assert result["pieces"][0]["seconds"] == 2.0
 

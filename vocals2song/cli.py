@@ -99,6 +99,7 @@ def command_corpus(args: argparse.Namespace) -> None:
         max_seconds=args.seconds,
         soundfont=args.soundfont,
         seed=args.seed,
+        voice_augmentation=args.voice_augmentation,
     )
     print(f"wrote {manifest}")
 
@@ -133,7 +134,7 @@ def command_train(args: argparse.Namespace) -> None:
 
 
 def command_evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import evaluate, format_table
+    from .evaluate import evaluate, format_musicality_table, format_table
 
     result = evaluate(
         args.weights,
@@ -141,11 +142,19 @@ def command_evaluate(args: argparse.Namespace) -> None:
         split=args.split,
         seconds=args.seconds,
         max_pieces=args.max_pieces,
+        per_piece=args.per_piece,
         mode=args.mode,
         phase=args.phase,
         out_json=args.json,
+        pictures=args.pictures,
+        max_pictures=args.max_pictures,
     )
+    print("Spectral distances to the reference:\n")
     print(format_table(result))
+    print("\nMusicality (no reference needed):\n")
+    print(format_musicality_table(result))
+    if result["pictures"]:
+        print(f"\nwrote {len(result['pictures'])} picture(s) to {args.pictures}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     corpus.add_argument("--sample-rate", type=int, default=22050)
     corpus.add_argument("--soundfont", help="a .sf2 file (default: TimGM6mb from pretty_midi)")
     corpus.add_argument("--seed", type=int, default=0)
+    corpus.add_argument("--voice-augmentation", type=float, default=0.7, metavar="P",
+                        help="probability that a pair's voice sounds recorded (room, noise, microphone, detune, "
+                             "speech); 0 for clean voices (default 0.7)")
     corpus.set_defaults(run=command_corpus)
 
     train = commands.add_parser("train", help="train the pix2pix generator")
@@ -224,10 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", metavar="DATA")
     evaluate.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     evaluate.add_argument("--seconds", type=float, default=15.0)
-    evaluate.add_argument("--max-pieces", type=int)
+    evaluate.add_argument("--max-pieces", type=int, help="score at most this many examples")
+    evaluate.add_argument("--per-piece", type=int, help="at most this many examples of each piece (default: all)")
     evaluate.add_argument("--mode", choices=("mixture", "accompaniment"), default="mixture")
     evaluate.add_argument("--phase", choices=("predicted", "griffinlim"), default="predicted")
-    evaluate.add_argument("--json", metavar="FILE")
+    evaluate.add_argument("--json", metavar="FILE", help="also write every score here")
+    evaluate.add_argument("--pictures", metavar="DIR",
+                          help="write voice | generated accompaniment | reference spectrograms (PNG) here")
+    evaluate.add_argument("--max-pictures", type=int, default=4, help="examples pictured (default 4)")
     evaluate.set_defaults(run=command_evaluate)
     return parser
 

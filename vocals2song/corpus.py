@@ -38,6 +38,7 @@ import numpy as np
 
 from vocals2song.errors import TrainingDataError, Vocals2SongError
 from vocals2song.singer import Note, fit_to_range, random_singer, sing
+from vocals2song.voice_augment import SPEECH_LIKE_SHARE, maybe_augment_voice
 
 FORMAT_NAME = "vocals2song-corpus"
 FORMAT_VERSION = 1
@@ -83,7 +84,8 @@ DRUM_CHANNEL = 9
 
 
 def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = None, sample_rate: int = 22050,
-                 max_seconds: float = 20.0, soundfont=None, seed: int = 0, progress: bool = True) -> Path:
+                 max_seconds: float = 20.0, soundfont=None, seed: int = 0, progress: bool = True,
+                 voice_augmentation: float = 0.7) -> Path:
     """Render (vocals, accompaniment) pairs from music21's scores into ``out_dir``.
 
     Args:
@@ -97,6 +99,9 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
             TimGM6mb.sf2 shipped with pretty_midi.
         seed: makes the selection and every random choice reproducible.
         progress: print a progress line on stderr.
+        voice_augmentation: probability that a pair's voice is made to sound recorded (room, noise,
+            microphone, detune...: :mod:`vocals2song.voice_augment`; the pair's entry records what was
+            applied); a share of it makes the singer speak instead. 0 renders clean voices as before.
 
     Returns:
         The path of the written ``manifest.json``.
@@ -107,18 +112,21 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
     """
     _require_fluidsynth()
     soundfont_path = _resolve_soundfont(soundfont)
-    if sample_rate < 8000 or max_seconds <= 0:
-        raise Vocals2SongError(f"Use a sample rate of at least 8000 Hz and a positive excerpt length "
-                               f"(got {sample_rate} Hz, {max_seconds} s).")
+    if sample_rate < 8000 or max_seconds <= 0 or not 0 <= voice_augmentation <= 1:
+        raise Vocals2SongError(f"Use a sample rate of at least 8000 Hz, a positive excerpt length and a voice "
+                               f"augmentation probability in [0, 1] (got {sample_rate} Hz, {max_seconds} s, "
+                               f"{voice_augmentation}).")
     out_dir = _writable_folder(out_dir)
     settings = {"sample_rate": int(sample_rate), "max_seconds": float(max_seconds),
                 "soundfont": soundfont_path.name, "seed": int(seed)}
+    if voice_augmentation:  # absent at 0, so corpora rendered before augmentation existed still resume
+        settings["voice_augmentation"] = float(voice_augmentation)
     finished = _read_progress(out_dir, settings)
 
     selection = select_pieces(pieces, seed)
     jobs = [_Job(piece=piece, out_dir=str(out_dir), shard=f"shard-{index // PIECES_PER_SHARD:03d}",
                  sample_rate=int(sample_rate), max_seconds=float(max_seconds),
-                 soundfont=str(soundfont_path), seed=int(seed))
+                 soundfont=str(soundfont_path), seed=int(seed), voice_augmentation=float(voice_augmentation))
             for index, piece in enumerate(selection) if piece.name not in finished]
     printer = _ProgressPrinter(len(selection), len(selection) - len(jobs),
                                sum(len(result["pairs"]) for result in finished.values()), enabled=progress)
@@ -264,6 +272,7 @@ class _Job:
     max_seconds: float
     soundfont: str
     seed: int
+    voice_augmentation: float = 0.0
 
 
 def _run_jobs(jobs: list[_Job], workers: int | None):
@@ -476,7 +485,7 @@ def _render_pairs(job: _Job) -> list[dict]:
     seconds_per_quarter = 60.0 / (tempo_bpm * meter.beat_quarters)
     transpose = int(rng.integers(TRANSPOSE_RANGE[0], TRANSPOSE_RANGE[1] + 1))
     limit_seconds = MAX_PAIRS_PER_PIECE * job.max_seconds
-    singer = random_singer(rng)
+    singer = random_singer(rng, speech_like_probability=job.voice_augmentation * SPEECH_LIKE_SHARE)
 
     voice_notes = [Note(note.offset * seconds_per_quarter, note.duration * seconds_per_quarter,
                         note.pitch + transpose, note.lyric)
@@ -503,6 +512,7 @@ def _render_pairs(job: _Job) -> list[dict]:
     pairs = []
     for excerpt_vocals, excerpt_accompaniment in _excerpts(vocals, accompaniment, job):
         pair_id = f"{piece_id}-{len(pairs):02d}"
+        excerpt_vocals, augmentation = maybe_augment_voice(excerpt_vocals, job.sample_rate, rng, job.voice_augmentation)
         excerpt_vocals, excerpt_accompaniment = _mix_levels(excerpt_vocals, excerpt_accompaniment, rng)
         stems = {}
         for stem, audio in (("vocals", excerpt_vocals), ("accompaniment", excerpt_accompaniment)):
@@ -510,7 +520,7 @@ def _render_pairs(job: _Job) -> list[dict]:
             _write_flac(Path(job.out_dir) / relative, audio, job.sample_rate)
             stems[stem] = relative
         pairs.append({"id": pair_id, **common, **stems,
-                      "seconds": round(len(excerpt_vocals) / job.sample_rate, 3)})
+                      "seconds": round(len(excerpt_vocals) / job.sample_rate, 3), "voice_augmentation": augmentation})
     return pairs
 
 

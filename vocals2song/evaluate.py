@@ -1,18 +1,29 @@
-"""Objective evaluation of a generator on held-out pairs, beside baselines, as a dict, JSON and a Markdown table.
+"""Objective evaluation of a generator on held-out pairs, beside baselines: spectral scores and musicality.
 
 For each example of a split (:func:`vocals2song.data.iterate_examples`: level-normalised voice, mixture and
-accompaniment at the model rate) the generator's song is made with :func:`vocals2song.inference.vocals_to_song`
-and scored with :mod:`vocals2song.metrics` — the song against the reference mixture, the accompaniment (the
-song without the voice) against the reference accompaniment. Baselines, scored the same way:
+accompaniment at the model rate) the generator's song is made with :func:`vocals2song.inference.vocals_to_song`.
+Every system (the model and each of :data:`BASELINES`) gives an accompaniment; its song is the voice plus it.
+Each is scored two ways:
 
-- ``vocals only``: song = the voice, accompaniment = silence (the floor any generator must beat);
-- ``melody copy``: the accompaniment is the voice transposed down an octave (librosa's phase-vocoder pitch
-  shift, −12 semitones, so the timing stays aligned), song = voice + that — music that follows the tune but
-  knows nothing of harmony or rhythm;
-- ``other piece``: the true accompaniment of another piece (the latest example of a different piece in
-  order; the first piece's examples take the second piece's first), fitted to this voice's length — real
-  music, wrong piece (needs examples of two or more pieces: a corpus cuts several pairs from one piece);
-- ``reference``: the true mixture and accompaniment (the ceiling: LSD 0, MR-STFT 0, chroma 1, SI-SDR 100 dB).
+- *spectral* (:mod:`vocals2song.metrics`): the song against the reference mixture and the accompaniment against
+  the reference accompaniment (LSD, MR-STFT, chroma, SI-SDR) — distances that a blurred average spectrum wins;
+- *musicality* (:mod:`vocals2song.musicality`): the accompaniment under the voice, with no reference — tonal
+  clarity, harmonic fit, rhythm and their composite, co-modulation with the voice, and per system the set-level
+  correlation of the examples' mean chroma (near 1 when a system plays the same pitches whatever the voice).
+
+Baselines (:mod:`vocals2song.baselines`; add one by adding a function to :data:`BASELINES`):
+
+- ``vocals only``: silence (the floor any generator must beat);
+- ``melody copy``: the voice an octave down — follows the tune, knows nothing of harmony or rhythm (a doubling:
+  high co-modulation);
+- ``other piece``: the true accompaniment of another piece (the latest example of a different piece in order;
+  the first piece's examples take the second piece's first), fitted to this voice's length — real music, wrong
+  piece (needs examples of two or more pieces: a corpus cuts several pairs from one piece);
+- ``blur``: each STFT bin's time-average magnitude of the true accompaniment with random phase — its average
+  spectrum and no music;
+- ``reference``: the true accompaniment (the ceiling of the spectral scores).
+
+Means are over all examples and per collection (the first part of a corpus piece's name, its composer).
 """
 
 from __future__ import annotations
@@ -20,21 +31,56 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
-import librosa
 import numpy as np
 
+from . import baselines
 from .data import Example, iterate_examples
 from .errors import TrainingDataError
 from .inference import vocals_to_song
 from .metrics import all_metrics
+from .musicality import mean_chroma, musicality_features, set_chroma_correlation
 from .weights import SongGenerator, load_generator
 
-SYSTEMS = ("model", "vocals only", "melody copy", "other piece", "reference")
+Baseline = Callable[[Example, "Example | None", int, int], "np.ndarray | None"]
+
+
+def _vocals_only(example: Example, other: Example | None, rate: int, seed: int) -> np.ndarray:
+    return baselines.silence(example.voice)
+
+
+def _melody_copy(example: Example, other: Example | None, rate: int, seed: int) -> np.ndarray:
+    return baselines.melody_copy(example.voice, rate)
+
+
+def _other_piece(example: Example, other: Example | None, rate: int, seed: int) -> np.ndarray | None:
+    return None if other is None else baselines.fit_length(other.accompaniment, len(example.voice))
+
+
+def _blur(example: Example, other: Example | None, rate: int, seed: int) -> np.ndarray:
+    return baselines.blur(example.accompaniment, rate, seed=seed)
+
+
+def _reference(example: Example, other: Example | None, rate: int, seed: int) -> np.ndarray:
+    return example.accompaniment
+
+
+# name → function(example, other piece's example or None, sample rate, seed) → accompaniment (None: not available)
+BASELINES: dict[str, Baseline] = {
+    "vocals only": _vocals_only,
+    "melody copy": _melody_copy,
+    "other piece": _other_piece,
+    "blur": _blur,
+    "reference": _reference,
+}
+SYSTEMS = ("model", *BASELINES)  # as shipped; evaluate() reads BASELINES when it runs
 PARTS = ("song", "accompaniment")
 METRICS = (("lsd_db", "LSD dB ↓"), ("mr_stft", "MR-STFT ↓"), ("chroma", "chroma ↑"), ("si_sdr_db", "SI-SDR dB ↑"))
-MELODY_COPY_SEMITONES = -12
+MUSICALITY_COLUMNS = (("composite", "composite ↑"), ("tonal", "tonal ↑"), ("fit", "fit ↑"), ("rhythm", "rhythm ↑"),
+                      ("comodulation", "co-modulation"), ("harmonic_change", "harmonic change"),
+                      ("pitch_range", "pitch range st"), ("level_db", "level dB"))  # fmt: skip
+DEFAULT_PICTURES = 4
 
 
 def evaluate(
@@ -44,10 +90,13 @@ def evaluate(
     split: str = "validation",
     seconds: float | None = 15.0,
     max_pieces: int | None = None,
+    per_piece: int | None = None,
     mode: str = "mixture",
     phase: str = "predicted",
     seed: int = 0,
     out_json: str | os.PathLike | None = None,
+    pictures: str | os.PathLike | None = None,
+    max_pictures: int = DEFAULT_PICTURES,
 ) -> dict:
     """Score a generator and the baselines on the examples of one split.
 
@@ -57,25 +106,49 @@ def evaluate(
         split: "train", "validation" or "test".
         seconds: audio per example (from the first audible vocals); None for whole pairs.
         max_pieces: stop after this many examples.
-        mode, phase, seed: passed to :func:`vocals_to_song`.
+        per_piece: score at most this many examples (excerpts) of each piece; None: all.
+        mode, phase, seed: passed to :func:`vocals_to_song` (the seed also seeds the blur's random phase).
         out_json: where to write the result as JSON too.
+        pictures: a folder for voice | generated accompaniment | reference spectrogram PNGs of the first
+            ``max_pictures`` examples (:mod:`vocals2song.pictures`).
     Returns:
-        ``{"weights", "data", "split", "seconds", "mode", "seed", "sample_rate", "systems", "pieces": [{"name",
-        "seconds", "scores": {system: {part: {metric: value}}}}], "mean": {system: {part: {metric: value}}},
-        "notes": [...]}`` with metrics ``lsd_db``, ``mr_stft``, ``chroma``, ``si_sdr_db``.
+        ``{"weights", "data", "split", "seconds", "mode", "phase", "seed", "sample_rate", "systems",
+        "pieces": [{"name", "collection", "seconds", "scores": {system: {part: {metric: value}}},
+        "musicality": {system: {feature: value}}}], "mean": {system: {part: {metric: value}}},
+        "musicality": {system: {feature: mean}}, "set_chroma_correlation": {system: value, None for one example},
+        "collections": {collection: {"examples", "mean", "musicality"}}, "pictures": [paths], "notes": [...]}``
+        with metrics ``lsd_db``, ``mr_stft``, ``chroma``, ``si_sdr_db`` and the features of
+        :func:`vocals2song.musicality.musicality_features`.
     Raises:
         TrainingDataError: unusable data or no usable example in the split. WeightsError: unloadable weights.
     """
     model = weights if isinstance(weights, SongGenerator) else load_generator(weights)
     sources = [str(data)] if isinstance(data, (str, os.PathLike)) else [str(path) for path in data]
     rate = model.config.spectrogram.sample_rate
-    pieces = []
+    pieces: list[dict] = []
+    chromas: dict[str, list[np.ndarray]] = {}
+    pictured: list[str] = []
+
+    def score(example: Example, other: Example | None) -> None:
+        picture = None
+        if pictures is not None and len(pictured) < max_pictures:
+            picture = Path(pictures) / f"{len(pictured):02d}-{_file_name(example.name)}.png"
+            pictured.append(str(picture))
+        piece, accompaniments = _score_example(example, other, model, rate, mode, phase, seed, picture)
+        pieces.append(piece)
+        for system, accompaniment in accompaniments.items():
+            chromas.setdefault(system, []).append(mean_chroma(accompaniment, rate))
+
     waiting: list[Example] = []  # the first piece's examples, scored once another piece has been read
     previous: Example | None = None
     other: Example | None = None  # the latest example of a piece other than the current one
-    for count, example in enumerate(iterate_examples(sources, model.config, split=split, seconds=seconds)):
-        if max_pieces is not None and count >= max_pieces:
+    taken: dict[str, int] = {}
+    for example in iterate_examples(sources, model.config, split=split, seconds=seconds):
+        if max_pieces is not None and sum(taken.values()) >= max_pieces:
             break
+        if per_piece is not None and taken.get(example.piece, 0) >= per_piece:
+            continue
+        taken[example.piece] = taken.get(example.piece, 0) + 1
         if previous is not None and previous.piece != example.piece:
             other = previous
         previous = example
@@ -83,17 +156,19 @@ def evaluate(
             waiting.append(example)
             continue
         for held in waiting:
-            pieces.append(_score_example(held, example, model, rate, mode, phase, seed))
+            score(held, example)
         waiting = []
-        pieces.append(_score_example(example, other, model, rate, mode, phase, seed))
+        score(example, other)
     for held in waiting:  # every example came from one piece: no "other piece" baseline
-        pieces.append(_score_example(held, None, model, rate, mode, phase, seed))
+        score(held, None)
     if not pieces:
         raise TrainingDataError(f"No example with an audible voice in the {split!r} split of {', '.join(sources)}.")
 
-    systems = [system for system in SYSTEMS if all(system in piece["scores"] for piece in pieces)]
-    mean = {system: {part: {name: float(np.mean([piece["scores"][system][part][name] for piece in pieces]))
-                            for name, _ in METRICS} for part in PARTS} for system in systems}  # fmt: skip
+    systems = [system for system in ("model", *BASELINES) if all(system in piece["scores"] for piece in pieces)]
+    collections = {}
+    for collection in sorted({piece["collection"] for piece in pieces}):
+        members = [piece for piece in pieces if piece["collection"] == collection]
+        collections[collection] = {"examples": len(members), **_means(members, systems)}
     notes = [] if "other piece" in systems else ["'other piece' needs examples of two pieces and was left out."]
     result = {
         "weights": str(model.source),
@@ -106,7 +181,12 @@ def evaluate(
         "sample_rate": rate,
         "systems": systems,
         "pieces": pieces,
-        "mean": mean,
+        **_means(pieces, systems),
+        "set_chroma_correlation": {
+            system: set_chroma_correlation(chromas[system]) if len(pieces) > 1 else None for system in systems
+        },
+        "collections": collections,
+        "pictures": pictured,
         "notes": notes,
     }
     if out_json is not None:
@@ -116,42 +196,84 @@ def evaluate(
     return result
 
 
+def _means(pieces: list[dict], systems: list[str]) -> dict:
+    """``{"mean": {system: {part: {metric: mean}}}, "musicality": {system: {feature: mean}}}`` over ``pieces``."""
+    features = list(pieces[0]["musicality"][systems[0]])
+    return {
+        "mean": {system: {part: {name: float(np.mean([piece["scores"][system][part][name] for piece in pieces]))
+                                 for name, _ in METRICS} for part in PARTS} for system in systems},
+        "musicality": {system: {name: float(np.mean([piece["musicality"][system][name] for piece in pieces]))
+                                for name in features} for system in systems},
+    }  # fmt: skip
+
+
+def _file_name(name: str) -> str:
+    return "".join(character if character.isalnum() or character in "-_." else "_" for character in name)
+
+
+def collection_of(piece: str) -> str:
+    """The collection of a piece name: its first path part for a corpus piece (``"bach/bwv66.6"`` → ``"bach"``),
+    else ``"all"``."""
+    return piece.split("/", 1)[0] if "/" in piece else "all"
+
+
 def _score_example(
-    example: Example, other: Example | None, model: SongGenerator, rate: int, mode: str, phase: str, seed: int
-) -> dict:
+    example: Example,
+    other: Example | None,
+    model: SongGenerator,
+    rate: int,
+    mode: str,
+    phase: str,
+    seed: int,
+    picture: Path | None,
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """One example's scores (``{"name", "collection", "seconds", "scores", "musicality"}``) and each system's
+    accompaniment."""
     voice = example.voice
     generated = vocals_to_song(voice, rate, model, mode=mode, phase=phase, seed=seed)
     # vocals_to_song scales its outputs together to keep peaks below 1; undo that to compare at the data's level.
     limit_gain = float(np.max(np.abs(generated.voice))) / float(np.max(np.abs(voice)))
-    candidates = {
-        "model": (generated.song / limit_gain, generated.accompaniment / limit_gain),
-        "vocals only": (voice, np.zeros_like(voice)),
-        "reference": (example.mixture, example.accompaniment),
-    }
-    melody = librosa.effects.pitch_shift(voice, sr=rate, n_steps=MELODY_COPY_SEMITONES).astype(np.float32)
-    candidates["melody copy"] = (voice + melody, melody)
-    if other is not None:
-        borrowed = np.resize(other.accompaniment, len(voice)).astype(np.float32)  # cut or repeated to fit
-        candidates["other piece"] = (voice + borrowed, borrowed)
+    songs = {"model": generated.song / limit_gain}
+    accompaniments = {"model": generated.accompaniment / limit_gain}
+    for name, make in BASELINES.items():
+        accompaniment = make(example, other, rate, seed)
+        if accompaniment is not None:
+            accompaniments[name] = np.asarray(accompaniment, dtype=np.float32)
+            songs[name] = voice + accompaniments[name]
+    songs["reference"] = example.mixture
     scores = {
         system: {
-            "song": all_metrics(example.mixture, song, rate),
-            "accompaniment": all_metrics(example.accompaniment, accompaniment, rate),
+            "song": all_metrics(example.mixture, songs[system], rate),
+            "accompaniment": all_metrics(example.accompaniment, accompaniments[system], rate),
         }
-        for system, (song, accompaniment) in candidates.items()
+        for system in accompaniments
     }
-    return {"name": example.name, "seconds": round(len(voice) / rate, 3), "scores": scores}
+    musicality = {system: musicality_features(voice, audio, rate) for system, audio in accompaniments.items()}
+    if picture is not None:
+        from .pictures import save_spectrogram_panels
+
+        panels = [("voice", voice), (f"generated accompaniment ({musicality['model']['composite']:.2f})",
+                                     accompaniments["model"]),
+                  (f"reference ({musicality['reference']['composite']:.2f})", example.accompaniment)]  # fmt: skip
+        save_spectrogram_panels(picture, panels, rate, title=f"{example.name} — musicality composite in brackets")
+    piece = {"name": example.name, "collection": collection_of(example.piece), "seconds": round(len(voice) / rate, 3),
+             "scores": scores, "musicality": musicality}  # fmt: skip
+    return piece, accompaniments
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def format_table(result: dict) -> str:
-    """The mean scores as a Markdown table: one row per system, song and accompaniment metrics as columns."""
+    """The mean spectral scores as a Markdown table: one row per system, song and accompaniment metrics as columns."""
     header = ["system"] + [f"song {label}" for _, label in METRICS] + [f"accomp. {label}" for _, label in METRICS]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [_row(header), "|" + "---|" * len(header)]
     for system in result["systems"]:
         cells = [system]
         for part in PARTS:
             cells += [format_score(name, result["mean"][system][part][name]) for name, _ in METRICS]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(_row(cells))
     footer = (f"\n{len(result['pieces'])} example(s) of the {result['split']!r} split, "
               f"{result['seconds'] or 'whole'} s each, mode {result['mode']!r}, phase {result.get('phase', 'predicted')!r}, "
               f"seed {result['seed']}.")  # fmt: skip
@@ -159,6 +281,35 @@ def format_table(result: dict) -> str:
     return "\n".join(lines) + footer + notes
 
 
+def format_musicality_table(result: dict) -> str:
+    """The mean musicality of each system's accompaniment as Markdown, with the set-level chroma correlation,
+    then the composite per collection."""
+    header = ["system"] + [label for _, label in MUSICALITY_COLUMNS] + ["set chroma corr."]
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for system in result["systems"]:
+        values = result["musicality"][system]
+        lines.append(_row([system] + [format_score(name, values[name]) for name, _ in MUSICALITY_COLUMNS]
+                          + [_optional(result["set_chroma_correlation"][system])]))  # fmt: skip
+    collections = result["collections"]
+    lines += ["", _row(["collection", "examples"] + [f"{system} composite" for system in result["systems"]]),
+              "|" + "---|" * (len(result["systems"]) + 2)]  # fmt: skip
+    for collection, summary in collections.items():
+        lines.append(_row([collection, str(summary["examples"])]
+                          + [f"{summary['musicality'][system]['composite']:.2f}" for system in result["systems"]]))  # fmt: skip
+    footer = ("\n\nMusicality of each accompaniment under the voice, no reference needed (vocals2song.musicality): "
+              "tonal clarity, harmonic fit and rhythm, each 0 at chance and 1 at full; composite = their mean. "
+              "Co-modulation near 1 = a doubling of the voice; set chroma corr. near 1 = the same pitches whatever the voice.")  # fmt: skip
+    return "\n".join(lines) + footer
+
+
+def _optional(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
 def format_score(name: str, value: float) -> str:
-    """One metric's value as the tables print it (3 decimals for chroma and MR-STFT, else 2)."""
-    return f"{value:.3f}" if name in ("chroma", "mr_stft") else f"{value:.2f}"
+    """One score as the tables print it (3 decimals for chroma and MR-STFT, 1 for dB levels and ranges, else 2)."""
+    if name in ("chroma", "mr_stft"):
+        return f"{value:.3f}"
+    if name in ("level_db", "pitch_range"):
+        return f"{value:.1f}"
+    return f"{value:.2f}"

@@ -12,6 +12,14 @@ A source-filter model, pure numpy/scipy and vectorised over samples:
   consonant: plosive bursts, fricative noise bands or a voiced nasal/liquid dip. Notes without a lyric
   in a texted melody continue the previous vowel (melisma, legato).
 * **Envelope**: attack/release per note with shimmer; rests are exactly silent.
+* **Speech-like mode** (``SingerProfile.speech_like``, drawn by :func:`random_singer` with
+  ``speech_like_probability``): the melody is *spoken* instead of sung. Each note becomes one or more
+  short syllables (``speech_syllable_seconds`` each, a consonant and a vowel, onsets on the note onsets so
+  the rhythm is kept); the pitch sits near a speaking level, keeps only a fraction of the melody's
+  intervals, glides within each syllable (mostly falling), declines over each phrase and falls at its end;
+  no vibrato. This lives here rather than in the time-domain augmentation because only here are the
+  syllables, phrases and pitch targets known: shortening sustained vowels or bending pitch after the fact
+  would need a pitch-synchronous re-synthesis and would sound chopped rather than spoken.
 
 The public entry points are :func:`random_singer` and :func:`sing`; :func:`fit_to_range` moves a melody
 into a singer's range by octaves.
@@ -81,6 +89,22 @@ RANDOM_ONSETS = ("", "l", "d", "n", "m", "t", "s", "k", "h", "b", "r", "f", "p",
 FORMANT_BLOCK = 128          # samples between formant filter updates
 CONTROL_RATE_HZ = 200.0      # rate of the random pitch/amplitude control signals
 
+# Speech-like mode: typical speaking pitch per voice type (MIDI; about 100-220 Hz), the spread around it,
+# syllable lengths (3.5-7 syllables per second), the share of the melody's intervals kept, the fall over
+# a phrase, the glide within a syllable and the extra fall on a phrase's last syllable (semitones).
+SPEAKING_PITCH = {"soprano": 57.0, "alto": 55.0, "tenor": 46.0, "bass": 43.0}
+SPEAKING_PITCH_SPREAD = (-2.0, 3.0)
+SPEECH_SYLLABLE_SECONDS = (0.14, 0.28)
+SPEECH_MELODY_FOLLOWING = (0.0, 0.5)
+SPEECH_DECLINATION_SEMITONES = (2.0, 6.0)
+SPEECH_SYLLABLE_GLIDE_SEMITONES = (-3.0, 1.0)
+SPEECH_FINAL_FALL_SEMITONES = (2.0, 5.0)
+SPEECH_SYLLABLE_FILL = (0.85, 1.0)          # share of its slot a syllable sounds (the rest: a gap)
+SPEECH_FINAL_SYLLABLE_FILL = (0.5, 0.8)     # the same for a phrase's last syllable: a pause follows
+SPEECH_SLOT_JITTER = 0.4                    # syllables share a note unevenly: weights 1 ± this
+SPEECH_PHRASE_GAP_SECONDS = 0.25    # a rest at least this long starts a new spoken phrase
+SPEECH_PHRASE_MAX_SECONDS = 4.0     # a longer phrase is split (a speaker breathes)
+
 
 @dataclass(frozen=True)
 class Note:
@@ -90,6 +114,7 @@ class Note:
     duration_seconds: float
     midi_pitch: float
     lyric: str | None = None
+    glide_semitones: float = 0.0    # pitch change from the note's start to its end (speech-like syllables)
 
 
 @dataclass(frozen=True)
@@ -114,21 +139,31 @@ class SingerProfile:
     portamento_seconds: float        # time constant of the glide between notes
     attack_seconds: float
     release_seconds: float
+    speech_like: bool = False                 # speak the melody's rhythm instead of singing it
+    speaking_pitch: float = 0.0               # speech-like: centre of the speaking pitch (MIDI)
+    speech_syllable_seconds: float = 0.0      # speech-like: typical syllable length
+    speech_melody_following: float = 0.0      # speech-like: share of the melody's intervals kept, 0..1
+    speech_declination_semitones: float = 0.0  # speech-like: pitch fall from a phrase's start to its end
 
     def as_dict(self) -> dict:
         """The profile as JSON-ready builtins."""
         return dataclasses.asdict(self)
 
 
-def random_singer(rng: np.random.Generator) -> SingerProfile:
-    """Draw a random singer (voice type, range, timbre and expression) from ``rng``."""
+def random_singer(rng: np.random.Generator, speech_like_probability: float = 0.0) -> SingerProfile:
+    """Draw a random singer (voice type, range, timbre and expression) from ``rng``.
+
+    With probability ``speech_like_probability`` the singer speaks (see the module docstring): no
+    vibrato, quick attacks, a speaking pitch and syllable rate. At 0 (the default) nothing more is drawn
+    from ``rng``, so the singers are those drawn before this option existed.
+    """
     voice_type = VOICE_TYPES[int(rng.integers(len(VOICE_TYPES)))]
     lowest, highest = VOICE_RANGES[voice_type]
     range_offset = float(rng.integers(-2, 3))
     female = voice_type in ("soprano", "alto")
     nb_vowels = int(rng.integers(2, len(VOWELS) + 1))
     vowels = tuple(sorted(rng.choice(VOWELS, size=nb_vowels, replace=False).tolist()))
-    return SingerProfile(
+    singer = SingerProfile(
         voice_type=voice_type,
         lowest_pitch=lowest + range_offset,
         highest_pitch=highest + range_offset,
@@ -144,6 +179,28 @@ def random_singer(rng: np.random.Generator) -> SingerProfile:
         portamento_seconds=float(rng.uniform(0.015, 0.07)),
         attack_seconds=float(rng.uniform(0.02, 0.08)),
         release_seconds=float(rng.uniform(0.03, 0.12)),
+    )
+    if speech_like_probability > 0 and rng.random() < speech_like_probability:
+        singer = _speaker(singer, rng)
+    return singer
+
+
+def _speaker(singer: SingerProfile, rng: np.random.Generator) -> SingerProfile:
+    """The speech-like variant of ``singer``: same voice and timbre, speaking pitch, rate and expression."""
+    return dataclasses.replace(
+        singer,
+        speech_like=True,
+        speaking_pitch=SPEAKING_PITCH[singer.voice_type] + float(rng.uniform(*SPEAKING_PITCH_SPREAD)),
+        speech_syllable_seconds=float(rng.uniform(*SPEECH_SYLLABLE_SECONDS)),
+        speech_melody_following=float(rng.uniform(*SPEECH_MELODY_FOLLOWING)),
+        speech_declination_semitones=float(rng.uniform(*SPEECH_DECLINATION_SEMITONES)),
+        vibrato_depth_semitones=float(rng.uniform(0.0, 0.05)),
+        jitter_semitones=float(rng.uniform(0.05, 0.15)),
+        breathiness=float(rng.uniform(0.1, 0.4)),
+        brightness=float(rng.uniform(0.0, 0.5)),      # speech is darker than projected singing
+        portamento_seconds=float(rng.uniform(0.03, 0.07)),
+        attack_seconds=float(rng.uniform(0.01, 0.03)),
+        release_seconds=float(rng.uniform(0.02, 0.05)),
     )
 
 
@@ -170,7 +227,8 @@ def sing(notes: Sequence[Note], singer: SingerProfile, sample_rate: int,
     """Synthesize ``notes`` sung by ``singer``.
 
     Args:
-        notes: the melody, in any order; overlapping notes are cut at the next onset (one voice).
+        notes: the melody, in any order; overlapping notes are cut at the next onset (one voice). A
+            speech-like singer speaks them: short syllables on the notes' onsets, speech intonation.
         singer: the voice (see :func:`random_singer`).
         sample_rate: output rate in Hz.
         rng: the source of every random choice (same seed, same audio).
@@ -184,6 +242,8 @@ def sing(notes: Sequence[Note], singer: SingerProfile, sample_rate: int,
     if not notes:
         return np.zeros(0, dtype=np.float32)
     nb_samples = int(np.ceil(max(note.start_seconds + note.duration_seconds for note in notes) * sample_rate))
+    if singer.speech_like:
+        notes = _spoken(notes, singer, rng)
     syllables = _syllables(notes, singer, rng)
 
     onsets = [int(round(note.start_seconds * sample_rate)) for note in notes]
@@ -237,6 +297,56 @@ def _monophonic(notes: Sequence[Note]) -> list[Note]:
     return single_voice
 
 
+def _spoken(notes: list[Note], singer: SingerProfile, rng: np.random.Generator) -> list[Note]:
+    """The melody as speech: short syllables with speech intonation, in the notes' time span.
+
+    A note gives ``round(duration / syllable length)`` syllables (at least one), the first on its onset,
+    sharing it unevenly (``SPEECH_SLOT_JITTER``); each sounds for ``SPEECH_SYLLABLE_FILL`` of its slot,
+    so a phrase is nearly continuous voicing with dips between syllables, and the phrase's last one for
+    ``SPEECH_FINAL_SYLLABLE_FILL`` (a pause before the next phrase). Phrases end at rests of
+    ``SPEECH_PHRASE_GAP_SECONDS`` or after ``SPEECH_PHRASE_MAX_SECONDS``; within a phrase the pitch is the speaking pitch plus a share of the
+    melody's intervals (around the phrase's mean) plus a linear declination, each syllable glides, and
+    the phrase's last syllable falls. Every syllable carries a lyric (the note's own, else a random
+    consonant-vowel syllable), so none is sung legato.
+    """
+    phrases: list[list[Note]] = [[]]
+    for note in notes:
+        phrase = phrases[-1]
+        if phrase and (note.start_seconds - (phrase[-1].start_seconds + phrase[-1].duration_seconds)
+                       >= SPEECH_PHRASE_GAP_SECONDS
+                       or note.start_seconds - phrase[0].start_seconds >= SPEECH_PHRASE_MAX_SECONDS):
+            phrases.append([])
+        phrases[-1].append(note)
+
+    spoken: list[Note] = []
+    for phrase in phrases:
+        phrase_start = phrase[0].start_seconds
+        phrase_length = max(phrase[-1].start_seconds + phrase[-1].duration_seconds - phrase_start, 1e-3)
+        mean_pitch = float(np.mean([note.midi_pitch for note in phrase]))
+        syllables = []
+        for note in phrase:
+            nb_syllables = max(1, int(round(note.duration_seconds / singer.speech_syllable_seconds)))
+            weights = rng.uniform(1 - SPEECH_SLOT_JITTER, 1 + SPEECH_SLOT_JITTER, nb_syllables)
+            slots = note.duration_seconds * weights / np.sum(weights)
+            starts = note.start_seconds + np.concatenate([[0.0], np.cumsum(slots)[:-1]])
+            for index in range(nb_syllables):
+                lyric = note.lyric if index == 0 and note.lyric else (
+                    RANDOM_ONSETS[int(rng.integers(len(RANDOM_ONSETS)))]
+                    + singer.vowels[int(rng.integers(len(singer.vowels)))])
+                syllables.append((float(starts[index]), float(slots[index]), note.midi_pitch, lyric))
+        for index, (start, slot, melody_pitch, lyric) in enumerate(syllables):
+            last = index == len(syllables) - 1
+            duration = slot * float(rng.uniform(*(SPEECH_FINAL_SYLLABLE_FILL if last else SPEECH_SYLLABLE_FILL)))
+            progress = (start - phrase_start) / phrase_length
+            pitch = (singer.speaking_pitch + singer.speech_melody_following * (melody_pitch - mean_pitch)
+                     + singer.speech_declination_semitones * (0.5 - progress) + float(rng.normal(0.0, 0.7)))
+            glide = float(rng.uniform(*SPEECH_SYLLABLE_GLIDE_SEMITONES))
+            if last:
+                glide -= float(rng.uniform(*SPEECH_FINAL_FALL_SEMITONES))
+            spoken.append(Note(start, duration, pitch, lyric, glide))
+    return spoken
+
+
 def _syllables(notes: list[Note], singer: SingerProfile, rng: np.random.Generator) -> list[_Syllable]:
     """One syllable per note, from the lyrics when the melody has any, else random ones."""
     has_lyrics = any(note.lyric and note.lyric.strip() for note in notes)
@@ -288,7 +398,9 @@ def _note_controls(notes: list[Note], syllables: list[_Syllable], singer: Singer
         if end <= start:
             continue
         length = end - start
-        pitch[start:] = note.midi_pitch
+        pitch[start:] = note.midi_pitch + note.glide_semitones
+        if note.glide_semitones:
+            pitch[start:end] = note.midi_pitch + note.glide_semitones * np.linspace(0.0, 1.0, length)
         since_onset = np.arange(length)
         vibrato_weight[start:end] = np.clip((since_onset - vibrato_delay) / vibrato_fade, 0.0, 1.0)
 
