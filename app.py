@@ -57,7 +57,8 @@ COLUMN_MIN_WIDTH = 320  # columns narrower than this wrap under each other (a ph
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 FAILURE_MESSAGE = "Processing failed; please try again with another recording."
 MODES = [("Full mixture (the generated song)", "mixture"), ("Your voice + generated accompaniment", "accompaniment")]
-PHASES = [("Predicted (the G channel)", "predicted"), ("Griffin-Lim (rebuilt from magnitude)", "griffinlim")]
+PHASES = [("Predicted (the generator's phase, or PGHI for magnitude only)", "predicted"),
+          ("Rebuilt from magnitude (PGHI + Griffin-Lim)", "griffinlim")]
 ORIGINAL_PROJECT = "https://github.com/AntonioAlgaida/Vocals2Song"
 PIX2PIX_NOTEBOOK = "https://www.tensorflow.org/tutorials/generative/pix2pix"
 
@@ -70,8 +71,9 @@ HOW_IT_WORKS = f"""
    **G = phase**. That is the voice's image above (low frequencies at the bottom); its dB view shows R alone.
 2. A **pix2pix U-Net** (a conditional GAN generator, Keras 3) translates the voice image into the image of
    a whole song — the song's image.
-3. The predicted image is decoded back to audio: magnitude from R, phase from G (or rebuilt with
-   Griffin-Lim), then the inverse STFT.
+3. The predicted image is decoded back to audio: magnitude from R, phase from the generator's phase channel
+   (raw phase, or instantaneous frequency summed along time) or rebuilt from the magnitude by phase-gradient
+   heap integration (optionally refined by Griffin-Lim), then the inverse STFT.
 
 Based on [Vocals2Song]({ORIGINAL_PROJECT}) by AntonioAlgaida and the
 [TensorFlow pix2pix tutorial]({PIX2PIX_NOTEBOOK}). What this version fixes: images are decoded in polar form

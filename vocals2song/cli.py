@@ -126,6 +126,8 @@ def command_train(args: argparse.Namespace) -> None:
         beta_1=args.beta_1,
         l1_weight=args.l1_weight,
         phase_l1_weight=args.phase_l1_weight,
+        phase_representation=args.phase_representation,
+        feeder=args.feeder,
         checkpoint_every=args.checkpoint_every,
         sample_every=args.sample_every,
         keep_exports_every=args.keep_exports_every,
@@ -233,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--l1-weight", type=float, default=100.0, help="weight of the L1 term (pix2pix: 100)")
     train.add_argument("--phase-l1-weight", type=float, default=1.0,
                        help="the phase (G) channel's weight inside the L1 term (pix2pix: 1; 0: phase left to the GAN)")
+    train.add_argument("--phase-representation", choices=("raw", "if", "none"), default="raw",
+                       help="the target's phase: raw (G = phase), if (G = instantaneous frequency) or none "
+                            "(magnitude only; PGHI rebuilds the phase)")  # fmt: skip
+    train.add_argument("--feeder", choices=("auto", "device", "workers"), default="auto",
+                       help="device: audio in device memory, batches made inside the JAX step; workers: batches made "
+                            "on the CPU; auto: device on JAX, else workers")  # fmt: skip
     train.add_argument("--checkpoint-every", type=int, default=500)
     train.add_argument("--sample-every", type=int, default=1000)
     train.add_argument("--keep-exports-every", type=int, default=0, metavar="N",

@@ -412,10 +412,18 @@ def _reverberate(voice: np.ndarray, sample_rate: int, rng: np.random.Generator) 
 # Streaming crops
 
 
-def _to_network(audio: np.ndarray, config: ModelConfig) -> np.ndarray:
-    """Audio (nb_samples,) → float32 (nb_bins, nb_frames, 2) in [-1, 1] via the codec."""
-    image = codec.spectrogram_to_image(codec.stft(audio, config.spectrogram), config.spectrogram)
+def _voice_to_network(voice: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """Voice audio (nb_samples,) → float32 R/G input (nb_bins, nb_frames, 2) in [-1, 1] via the codec."""
+    image = codec.spectrogram_to_image(codec.stft(voice, config.spectrogram), config.spectrogram)
     return image_to_network(image, config.generator.nb_bins).astype(np.float32)
+
+
+def _target_to_network(target: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """Target audio (nb_samples,) → float32 (nb_bins, nb_frames, output_channels) in [-1, 1], in the model's phase
+    representation (:func:`vocals2song.spectrogram.spectrogram_to_target`)."""
+    image = codec.spectrogram_to_target(codec.stft(target, config.spectrogram), config.spectrogram,
+                                        config.phase_representation)  # fmt: skip
+    return image_to_network(image, config.generator.nb_bins, config.generator.output_channels).astype(np.float32)
 
 
 class CropDataset(keras.utils.PyDataset):
@@ -426,7 +434,9 @@ class CropDataset(keras.utils.PyDataset):
     split is augmented (:func:`augment_pair`) and its epoch counter advances in :meth:`on_epoch_end`, so each
     epoch sees new crops; the validation and test splits are never augmented and stay the same every epoch.
 
-    Yields ``(voice_batch, target_batch)``, float32 ``(batch_size, nb_bins, crop_frames, 2)`` in [-1, 1].
+    Yields ``(voice_batch, target_batch)``, float32 ``(batch_size, nb_bins, crop_frames, 2)`` and ``(batch_size,
+    nb_bins, crop_frames, output_channels)`` in [-1, 1], the target in the model's phase representation. A model that
+    reads the plan (B) is fed by the on-device feeder (:mod:`vocals2song.training.device_data`), not by this class.
     """
 
     def __init__(
@@ -449,6 +459,9 @@ class CropDataset(keras.utils.PyDataset):
         if crop_frames < 1 or crop_frames % config.generator.frame_multiple:
             multiple = config.generator.frame_multiple
             raise ValueError(f"crop_frames must be a positive multiple of {multiple}, got {crop_frames}")
+        if config.uses_plan:
+            raise TrainingDataError("A generator that reads the plan (B channel) is trained with the on-device "
+                                    "feeder (--feeder device), which crops the plan with the audio.")
         self.pairs = list(pairs)
         self.config = config
         self.split = split
@@ -474,8 +487,9 @@ class CropDataset(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} is outside 0..{len(self) - 1}")
         rng = np.random.default_rng([self.seed, SPLITS.index(self.split), self.epoch, index])
-        shape = (self.batch_size, self.config.generator.nb_bins, self.crop_frames, 2)
-        voices, targets = np.empty(shape, np.float32), np.empty(shape, np.float32)
+        shape = (self.batch_size, self.config.generator.nb_bins, self.crop_frames)
+        voices = np.empty(shape + (2,), np.float32)
+        targets = np.empty(shape + (self.config.generator.output_channels,), np.float32)
         for item in range(self.batch_size):
             voices[item], targets[item] = self.example(rng)
         return voices, targets
@@ -499,14 +513,14 @@ class CropDataset(keras.utils.PyDataset):
         return best
 
     def example(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """One (voice, target) network pair, each float32 (nb_bins, crop_frames, 2) in [-1, 1]."""
+        """One (voice, target) network pair, float32 (nb_bins, crop_frames, 2) and (…, output_channels) in [-1, 1]."""
         vocals, accompaniment = self.crop(rng)
         voice = vocals
         if self.augment:
             voice, vocals, accompaniment = augment_pair(vocals, accompaniment, self.config.spectrogram.sample_rate, rng)
         target = vocals + accompaniment if self.config.target == "mixture" else accompaniment
         gain = np.float32(_pair_gain(voice))
-        return _to_network(voice * gain, self.config), _to_network(target * gain, self.config)
+        return _voice_to_network(voice * gain, self.config), _target_to_network(target * gain, self.config)
 
 
 def make_dataset(
