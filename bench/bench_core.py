@@ -90,6 +90,11 @@ def timing_table(voice: np.ndarray, rate: int, widths: list[int], repeats: int) 
     rows.append(("STFT + R/G image (22.05 kHz)", median_seconds(lambda: codec.spectrogram_to_image(codec.stft(at_model_rate, config), config), repeats)))
     image = codec.spectrogram_to_image(spectrogram, config)
     rows.append(("image → ISTFT (22.05 kHz)", median_seconds(lambda: codec.image_to_audio(image, config, len(at_model_rate)), repeats)))
+    for representation, label in (("if", "IF target → cumulative sum → ISTFT"),
+                                  ("none", "magnitude-only target → PGHI → ISTFT")):  # fmt: skip
+        target = codec.spectrogram_to_target(spectrogram, config, representation)
+        rows.append((label, median_seconds(lambda: codec.istft(codec.target_to_spectrogram(target, config, representation),
+                                                                config, len(at_model_rate)), repeats)))  # fmt: skip
     for width in widths:
         model_config = ModelConfig(generator=GeneratorConfig(width=width))
         model = SongGenerator(model_config, build_generator(model_config.generator), "random")
@@ -98,7 +103,14 @@ def timing_table(voice: np.ndarray, rate: int, widths: list[int], repeats: int) 
                      median_seconds(lambda: model.network(network_input, training=False), repeats)))  # fmt: skip
         rows.append((f"vocals_to_song end to end, width {width}, 15 s",
                      median_seconds(lambda: vocals_to_song(voice, rate, model), repeats)))  # fmt: skip
-    original = build_generator(GeneratorConfig(width=64, depth=8, channels=3))
+        if width == 16:  # the other phase representations at the packaged width
+            for representation, name in (("if", "IF target"), ("none", "magnitude only, PGHI")):
+                generator = GeneratorConfig(width=width, output_channels=1 if representation == "none" else 2)
+                other = ModelConfig(generator=generator, phase_representation=representation)
+                other_model = SongGenerator(other, build_generator(generator), "random")
+                rows.append((f"vocals_to_song end to end, width {width}, 15 s, {name}",
+                             median_seconds(lambda: vocals_to_song(voice, rate, other_model), repeats)))  # fmt: skip
+    original = build_generator(GeneratorConfig(width=64, depth=8, input_channels=3))
     original_input = np.zeros((1, 512, 2048, 3), dtype=np.float32)
     rows.append(("original generator (width 64, 512x2048x3, 15 s at 44.1 kHz)",
                  median_seconds(lambda: original(original_input, training=False), repeats)))  # fmt: skip

@@ -2,7 +2,8 @@
 
 Covers /work/shared/BAD_INPUTS.md cases 1-17 and 20-25 with a tiny random-init generator and signals the
 tests make themselves. One app is launched for the whole module (port on loopback, its own GRADIO_TEMP_DIR,
-its own empty working directory, which must still be empty at the end).
+its own empty working directory, which must still be empty at the end). gradio and app.py are imported by a
+fixture, after conftest has moved the temporary folders (gradio reads them when imported).
 """
 
 from __future__ import annotations
@@ -28,10 +29,8 @@ import soundfile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import gradio as gr  # noqa: E402
-
-import app  # noqa: E402
 from vocals2song import audio as audio_module  # noqa: E402
+from vocals2song import serving  # noqa: E402
 from vocals2song.config import tiny_config  # noqa: E402
 from vocals2song.networks import build_generator  # noqa: E402
 from vocals2song.weights import save_generator  # noqa: E402
@@ -98,6 +97,18 @@ def duration(path: str) -> float:
 
 # ---------------------------------------------------------------- fixtures
 
+gr = app = None  # the modules, imported by imported_app
+
+
+@pytest.fixture(scope="module", autouse=True)
+def imported_app(private_temp_folder):
+    global gr, app
+    import gradio
+
+    import app as app_module
+
+    gr, app = gradio, app_module
+
 
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory) -> Path:
@@ -142,11 +153,24 @@ def server(tiny_weights, tmp_path_factory):
             demo.close()
 
 
+def named(outputs) -> dict:
+    """The handler's outputs by name (see app.OUTPUT_NAMES), its WAV bytes read as (sample rate, int16 samples)."""
+    import io
+
+    outputs = dict(zip(app.OUTPUT_NAMES, outputs, strict=True))
+    for name in ("voice_audio", "song_audio", "accompaniment_audio"):
+        assert isinstance(outputs[name], bytes) and soundfile.info(io.BytesIO(outputs[name])).subtype == "PCM_16"
+        samples, sample_rate = soundfile.read(io.BytesIO(outputs[name]), dtype="int16")
+        outputs[name] = (sample_rate, samples)
+    return outputs
+
+
 def predict(client, path, mode="mixture", seed=0, phase="predicted"):
     from gradio_client import handle_file
 
     voice = handle_file(str(path)) if isinstance(path, Path) else path
-    return dict(zip(app.OUTPUT_NAMES, client.predict(voice, mode, seed, phase, api_name="/generate")))
+    visible = app.OUTPUT_NAMES[:-1]  # the last, song_key, is a gr.State: API clients do not see it
+    return dict(zip(visible, client.predict(voice, mode, seed, phase, api_name="/generate"), strict=True))
 
 
 def api_error(client, path, **options) -> str:
@@ -161,30 +185,123 @@ def api_error(client, path, **options) -> str:
 
 
 def test_handler_good_voice(song_app, inputs):
+    from PIL import Image
+
     path = write(inputs / "voice.wav", sung_voice(2.0))
-    voice_image, song_image, figure, voice, song, accompaniment, downloads, status = song_app.generate(path)
-    assert voice_image.dtype == np.uint8 and voice_image.shape == song_image.shape
-    assert voice_image.shape[0] == 513 and voice_image.shape[2] == 3
-    for sample_rate, samples in (voice, song, accompaniment):
+    outputs = named(song_app.generate(path))
+    with Image.open(outputs["voice_image"]) as voice_image, Image.open(outputs["song_image"]) as song_image:
+        assert voice_image.mode == "RGB" and voice_image.size == song_image.size and voice_image.size[1] == 513
+    for name in ("voice_decibels", "song_decibels"):
+        view = decoded_plot(outputs[name]["plot"] if isinstance(outputs[name], dict) else outputs[name].plot)
+        assert view.size == (720, 450), name  # 4.8 x 3 in at 150 dpi: sharp on a phone, readable at 360 px
+    for sample_rate, samples in (outputs["voice_audio"], outputs["song_audio"], outputs["accompaniment_audio"]):
         assert sample_rate == MODEL_RATE and samples.dtype == np.int16
         assert len(samples) == int(np.ceil(2.0 * 44100 * MODEL_RATE / 44100))
-    assert np.abs(song[1]).max() > 0
+    assert np.abs(outputs["song_audio"][1]).max() > 0
+    assert "2.0 s" in outputs["status"] and "only its first" not in outputs["status"]
+
+    downloads = song_app.downloads(outputs["song_key"])  # made on demand, from the kept song
     assert [Path(file).name for file in downloads] == ["vocals2song-song.wav", "vocals2song-voice.png",
                                                        "vocals2song-song.png"]  # fmt: skip
     assert all(Path(file).is_file() and not Path(file).is_relative_to(Path.cwd()) for file in downloads)
     assert abs(duration(downloads[0]) - 2.0) < 1e-3
-    assert [axis.get_xlabel() for axis in figure.axes[:2]] == ["time (s)", "time (s)"]
-    assert figure.axes[0].get_ylabel() == "frequency (Hz)"
-    assert "2.0 s" in status and "only its first" not in status
+    song, _ = soundfile.read(downloads[0], dtype="int16")
+    np.testing.assert_array_equal(song, outputs["song_audio"][1])
+    from vocals2song.image_files import load_image
+
+    for name, file in (("voice", downloads[1]), ("song", downloads[2])):
+        image = load_image(file)
+        assert image.bits == 16 and image.length == len(song) and image.image.shape[0] == 513, name
+        with Image.open(outputs[f"{name}_image"]) as shown:  # the display image (JPEG) is the same picture
+            assert np.abs(np.asarray(shown, dtype=np.float32) / 255 - image.image[::-1]).mean() < 0.03
+
+
+def decoded_plot(data_url: str):
+    """A dB view's ``data:image/png;base64,...`` as a PIL image."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    prefix = "data:image/png;base64,"
+    assert data_url.startswith(prefix)
+    return Image.open(io.BytesIO(base64.b64decode(data_url[len(prefix) :])))
+
+
+def test_downloads_need_a_kept_song(song_app, inputs):
+    with pytest.raises(gr.Error, match="Generate a song first"):
+        song_app.downloads(None)
+    with pytest.raises(gr.Error, match="no longer kept"):
+        song_app.downloads("not-a-key")
+
+
+def test_kept_songs_drop_the_oldest_beyond_their_budget():
+    from vocals2song.config import SpectrogramConfig
+
+    def kept(nb_samples):
+        image = np.zeros((513, 10, 3), np.float32)
+        return serving.KeptSong(np.zeros(nb_samples, np.float32), image, image, SpectrogramConfig())
+
+    one = kept(1000)
+    songs = serving.KeptSongs(max_bytes=2 * one.nbytes + 10)
+    keys = [songs.add(kept(1000)) for _ in range(3)]
+    assert songs.get(keys[0]) is None and songs.get(keys[1]) is not None and songs.get(keys[2]) is not None
+    huge = songs.add(kept(100_000))  # larger than the budget alone: kept, everything older dropped
+    assert songs.get(huge) is not None and songs.get(keys[2]) is None
+
+
+def test_empty_cache_folders_are_removed_once_old(tmp_path):
+    old = time.time() - 100
+    folders = {name: tmp_path / name for name in ("a" * 64, "b" * 64, "c" * 64, "not-gradios")}
+    for folder in folders.values():
+        folder.mkdir()
+    (folders["b" * 64] / "song.wav").write_bytes(b"RIFF")
+    for name in ("a" * 64, "b" * 64, "not-gradios"):
+        os.utime(folders[name], (old, old))
+    assert serving.remove_empty_cache_folders(tmp_path, age=50) == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["b" * 64, "c" * 64, "not-gradios"]
+
+
+def test_warm_up_covers_every_generator_input_shape(song_app, monkeypatch):
+    """The generator sees only the shapes warm_up gives it, for voices from 0.5 s to MAX_SECONDS."""
+    from vocals2song.inference import vocals_to_song
+
+    model = song_app.model
+    expected = set(serving.generator_input_shapes(model, app.MAX_SECONDS))
+    seen = set()
+    network = model.network
+
+    class Spy:
+        def __call__(self, batch, training=False):
+            seen.add(tuple(np.shape(batch)))
+            return network(batch, training=training)
+
+        def __getattr__(self, name):
+            return getattr(network, name)
+
+    monkeypatch.setattr(model, "network", Spy())
+    rate = model.config.spectrogram.sample_rate
+    hop = model.config.spectrogram.hop_length
+    tile, step = model.config.tile_frames, model.config.tile_frames - model.config.overlap_frames
+    frame_counts = {1 + int(0.5 * rate) // hop, tile - 1, tile, tile + 1, tile + step, tile + 3 * step + 1,
+                    tile + 4 * step + 1, 1 + app.MAX_SECONDS * rate // hop}  # fmt: skip
+    for nb_frames in sorted(frame_counts):
+        voice = sung_voice((nb_frames - 1) * hop / rate + 1e-3, rate)
+        vocals_to_song(voice, rate, model)
+    assert seen <= expected and len(seen) >= 4, (seen, expected)
 
 
 def test_handler_same_seed_same_song_and_modes(song_app, inputs):
     path = write(inputs / "seeded.wav", sung_voice(1.0))
-    first = song_app.generate(path, "mixture", 7, "predicted")[4][1]
-    again = song_app.generate(path, "mixture", 7, "predicted")[4][1]
+    first_outputs = song_app.generate(path, "mixture", 7, "predicted")
+    again_outputs = song_app.generate(path, "mixture", 7, "predicted")
+    first, again = named(first_outputs)["song_audio"][1], named(again_outputs)["song_audio"][1]
     np.testing.assert_array_equal(first, again)
+    # the same samples, but each request's own file: gradio caches by content and rewrites a file in place
+    song_index = app.OUTPUT_NAMES.index("song_audio")
+    assert first_outputs[song_index] != again_outputs[song_index]
     for mode, phase in (("accompaniment", "griffinlim"), ("Your voice + generated accompaniment", "predicted")):
-        sample_rate, song = song_app.generate(path, mode, 3, phase)[4]
+        sample_rate, song = named(song_app.generate(path, mode, 3, phase))["song_audio"]
         assert len(song) == len(first) and np.abs(song).max() > 0
 
 
@@ -258,7 +375,7 @@ def test_handler_model_exception_is_generic_and_next_request_works(song_app, inp
     assert caught.value.message == app.FAILURE_MESSAGE
     assert "secret internal detail" in caplog.text  # logged for the operator, not shown to the person
     monkeypatch.undo()
-    assert song_app.generate(path)[4][1].size > 0
+    assert named(song_app.generate(path))["song_audio"][1].size > 0
 
 
 @pytest.mark.parametrize("bad", ["nan", "zeros"])
@@ -321,7 +438,7 @@ def test_handler_decoder_hang_times_out_and_worker_is_freed(song_app, inputs, mo
         song_app.generate(path)
     assert "took too long" in caught.value.message and time.perf_counter() - started < 5
     monkeypatch.undo()
-    assert song_app.generate(write(inputs / "voice.wav", sung_voice(1.0)))[4][1].size > 0
+    assert named(song_app.generate(write(inputs / "voice.wav", sung_voice(1.0))))["song_audio"][1].size > 0
 
 
 # ---------------------------------------------------------------- (2) the launched app through gradio_client
@@ -335,12 +452,16 @@ def test_api_good_voice(server, inputs):
 
     with Image.open(outputs["voice_image"]) as voice_image, Image.open(outputs["song_image"]) as song_image:
         assert voice_image.size == song_image.size and voice_image.size[1] == 513
-    assert outputs["spectrograms"]["plot"].startswith("data:image/png;base64,")
+    for name in ("voice_decibels", "song_decibels"):
+        assert decoded_plot(outputs[name]["plot"]).size == (720, 450)
     for name in ("voice_audio", "song_audio", "accompaniment_audio"):
         assert abs(duration(outputs[name]) - 3.0) < 1e-3, name
         assert soundfile.info(outputs[name]).subtype == "PCM_16"
-    assert abs(duration(outputs["downloads"][0]) - 3.0) < 1e-3
     assert "3.0 s" in outputs["status"]
+    downloads = client.predict(api_name="/downloads")  # the same client session: its last song
+    assert [Path(file).name for file in downloads] == ["vocals2song-song.wav", "vocals2song-voice.png",
+                                                       "vocals2song-song.png"]  # fmt: skip
+    assert abs(duration(downloads[0]) - 3.0) < 1e-3
 
 
 def empty_wav(path: Path) -> Path:
@@ -551,7 +672,8 @@ def test_api_thirty_requests_at_once(server, inputs):
 
 
 def test_api_uploads_and_outputs_are_purged(tiny_weights, inputs, server, monkeypatch):
-    """BAD_INPUTS 25: with delete_cache=(1, 2) the upload and every output file disappear; work dirs too."""
+    """BAD_INPUTS 25: with delete_cache=(1, 2) the upload and every output file disappear, and so do their
+    folders: the app's request folders and the empty folders gradio's purge leaves in its cache."""
     demo, url, client, cache, workdir = server
     from gradio_client import Client
 
@@ -562,20 +684,25 @@ def test_api_uploads_and_outputs_are_purged(tiny_weights, inputs, server, monkey
     purging.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
                    max_file_size=app.MAX_FILE_SIZE, show_error=False)  # fmt: skip
     try:
-        before = {path for path in cache.rglob("*") if path.is_file()}
+        before = set(cache.rglob("*"))
         purge = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(inputs / "purge"))
         predict(purge, write(inputs / "purged.wav", sung_voice(1.25)), seed=12345)  # outputs new to the cache
+        purge.predict(api_name="/downloads")
         purge.close()
-        created = {path for path in cache.rglob("*") if path.is_file()} - before
-        names = {path.name for path in created}
-        assert "purged.wav" in names and {"vocals2song-song.wav", "image.png", "audio.wav"} <= names
+        created = set(cache.rglob("*")) - before
+        names = {path.name for path in created if path.is_file()}
+        assert "purged.wav" in names
+        assert {"voice-image.jpg", "song-image.jpg", "audio.wav", "vocals2song-song.wav", "vocals2song-voice.png",
+                "vocals2song-song.png"} <= names  # fmt: skip
+        assert list(purging.song_app.work_root.glob("request-*"))
         deadline = time.time() + 15
-        while time.time() < deadline and any(path.exists() for path in created):
+        while time.time() < deadline and any(path.is_file() for path in created):
             time.sleep(0.5)
-        assert [str(path) for path in created if path.exists()] == []
-        time.sleep(2.1)
-        purging.song_app._purge_old_requests()
+        assert [str(path) for path in created if path.is_file()] == []
+        time.sleep(2.1)  # the empty folders' age passes the cache age
+        purging.song_app.purge()
         assert list(purging.song_app.work_root.iterdir()) == []
+        assert [str(path) for path in created if path.exists()] == []
     finally:
         purging.close()
 

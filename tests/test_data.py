@@ -308,3 +308,18 @@ def test_two_channel_models_get_two_channels(corpus):
     add_true_harmony(corpus)
     voice, _ = data.make_dataset(corpus, CONFIG, batch_size=1, crop_frames=32, steps_per_epoch=1)[0]
     assert voice.shape[-1] == 2
+
+
+def test_a_pair_plan_drawn_once_crops_like_each_crop(corpus):
+    """The device feeder's per-pair plane (crop_plans.pair_plan), cropped at a frame, equals the crop's own B."""
+    from vocals2song.crop_plans import pair_plan
+
+    add_true_harmony(corpus)
+    pair = data.PairIndex.build(corpus).select("train")[0]
+    nb_frames = 1 + pair.nb_samples // 256
+    whole = pair_plan(pair, nb_frames, PLAN_CONFIG, estimated_share=0.0) * 2 - 1
+    for first_frame in (0, 37, 100):
+        crop = data.plan_channel(pair, first_frame * 256, 32, PLAN_CONFIG, np.random.default_rng(0), estimated_share=0.0)
+        np.testing.assert_allclose(crop, whole[:512, first_frame:first_frame + 32], atol=1e-5)
+    estimated = pair_plan(pair, nb_frames, PLAN_CONFIG, estimated_share=1.0)
+    assert estimated.shape == (513, nb_frames) and estimated.max() > 0 and not np.allclose(estimated, (whole + 1) / 2)

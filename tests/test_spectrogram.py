@@ -133,3 +133,73 @@ def test_unsupported_bits_for_suffix(tmp_path, voice):
         save_image(tmp_path / "x.bmp", codec.stft(voice, CONFIG), CONFIG, bits=16)
     with pytest.raises(ImageFormatError, match="32"):
         save_image(tmp_path / "x.png", codec.stft(voice, CONFIG), CONFIG, bits=32)
+
+
+# -- the generator's target in each phase representation ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def long_voice():
+    return synthetic_voice(15.0, CONFIG.sample_rate)
+
+
+@pytest.mark.parametrize("representation", ["raw", "if"])
+def test_target_round_trip_is_lossless_in_float(long_voice, representation):
+    """15 s through the float32 target and back: ≥ 120 dB (IF's closed-loop encoding stops errors adding up)."""
+    spectrogram = codec.stft(long_voice, CONFIG)
+    target = codec.spectrogram_to_target(spectrogram, CONFIG, representation)
+    assert target.shape == spectrogram.shape + (2,) and target.dtype == np.float32
+    assert 0.0 <= target[..., 1].min() and target[..., 1].max() <= 1.0
+    restored = codec.istft(codec.target_to_spectrogram(target, CONFIG, representation), CONFIG, len(long_voice))
+    assert snr_db(long_voice, restored) >= 120.0
+
+
+def test_open_loop_if_would_lose_precision(long_voice):
+    """Why the encoder is closed-loop: summing independently rounded float32 deviations drifts below 120 dB."""
+    spectrogram = codec.stft(long_voice, CONFIG)
+    phase = np.angle(spectrogram).astype(np.float64)
+    previous = np.concatenate([np.zeros((phase.shape[0], 1)), phase[:, :-1]], axis=1)
+    deviation = codec.principal_angle(phase - previous - codec.expected_advance(CONFIG)[:, None])
+    open_loop_g = ((deviation + np.pi) / (2 * np.pi)).astype(np.float32)
+    drifted = np.abs(spectrogram) * np.exp(1j * codec.if_to_phase(open_loop_g, CONFIG))
+    open_loop_snr = snr_db(long_voice, codec.istft(drifted.astype(np.complex64), CONFIG, len(long_voice)))
+    target = codec.spectrogram_to_target(spectrogram, CONFIG, "if")
+    closed_loop = codec.istft(codec.target_to_spectrogram(target, CONFIG, "if"), CONFIG, len(long_voice))
+    assert open_loop_snr < 120.0 <= snr_db(long_voice, closed_loop)
+
+
+def test_if_of_a_steady_tone_is_its_offset_from_the_bin_centre():
+    """A tone 0.3 bin above bin 40 advances 2π·0.3·hop/n_fft more per hop than the bin expects: G = 0.575, steady,
+    while its raw phase wraps around and around."""
+    frequency_bins = 40.3
+    seconds = np.arange(CONFIG.sample_rate) / CONFIG.sample_rate
+    tone = 0.5 * np.sin(2 * np.pi * frequency_bins * CONFIG.sample_rate / CONFIG.n_fft * seconds).astype(np.float32)
+    spectrogram = codec.stft(tone, CONFIG)
+    steady = codec.spectrogram_to_target(spectrogram, CONFIG, "if")[40, 4:-4, 1]  # away from the padded edges
+    assert np.allclose(steady, 0.5 + 0.3 * CONFIG.hop_length / CONFIG.n_fft, atol=1e-3)
+    raw = codec.spectrogram_to_target(spectrogram, CONFIG, "raw")[40, 4:-4, 1]
+    assert np.ptp(raw) > 0.9
+
+
+def test_magnitude_only_target_rebuilds_the_phase(long_voice):
+    """"none" keeps R exactly and rebuilds a phase by PGHI that is far closer than a random one."""
+    spectrogram = codec.stft(long_voice, CONFIG)
+    target = codec.spectrogram_to_target(spectrogram, CONFIG, "none")
+    assert target.shape == spectrogram.shape + (1,)
+    rebuilt = codec.target_to_spectrogram(target, CONFIG, "none")
+    magnitude = np.abs(spectrogram)
+    np.testing.assert_allclose(np.abs(rebuilt), magnitude, rtol=1e-5, atol=2e-5)  # R = 0 (-100 dB) is silence
+
+    def convergence_db(audio):
+        return 20 * np.log10(np.linalg.norm(np.abs(codec.stft(audio, CONFIG)) - magnitude) / np.linalg.norm(magnitude))
+
+    random_phase = magnitude * np.exp(1j * np.random.default_rng(0).uniform(-np.pi, np.pi, magnitude.shape))
+    pghi_db = convergence_db(codec.istft(rebuilt, CONFIG, len(long_voice)))
+    assert pghi_db < -25.0 and pghi_db < convergence_db(codec.istft(random_phase.astype(np.complex64), CONFIG)) - 20
+    refined = codec.fast_griffin_lim(magnitude, CONFIG, np.angle(rebuilt), len(long_voice), n_iter=4)
+    assert convergence_db(refined) < pghi_db
+
+
+def test_unknown_representation_is_refused():
+    with pytest.raises(ValueError, match="representation"):
+        codec.spectrogram_to_target(np.zeros((513, 4), np.complex64), CONFIG, "polar")

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from conftest import synthetic_voice
 from vocals2song.config import GeneratorConfig, ModelConfig, tiny_config
 from vocals2song.data import make_dataset
 from vocals2song.errors import Vocals2SongError
@@ -380,3 +381,76 @@ def test_jax_data_parallel_on_two_virtual_devices(tmp_path):
     assert result["hardware"]["device_count"] == 2 and result["hardware"]["replicas"] == 2
     assert result["metrics"][-1]["step"] == 2 and result["finite_output"]
     assert all(np.isfinite(result["metrics"][-1][name]) for name in ("g_loss", "d_loss"))
+
+
+JAX_DEVICE_TRAIN = """
+    import json
+    import numpy as np
+    from conftest import synthetic_voice
+    from vocals2song.config import tiny_config
+    from vocals2song.training import train
+    from vocals2song.training.device_data import corpus_from_arrays
+    from vocals2song.weights import load_generator
+    stems = [(synthetic_voice(2.0, seed=index), 0.2 * synthetic_voice(2.0, f0=110, seed=5 + index)) for index in range(2)]
+    corpus = corpus_from_arrays(stems, tiny_config(), 64)
+    results = {{}}
+    for representation in {representations}:
+        out = "run-" + representation
+        export = train([], out=out, steps=1, checkpoint_every=1, sample_every=1, width=4, depth=4, crop_frames=64,
+                       batch_size=2, progress=False, phase_representation=representation, device_corpus=corpus,
+                       target="accompaniment")
+        model = load_generator(export)
+        generated = np.asarray(model.network(np.zeros((1, 512, 64, 2), np.float32)))
+        results[representation] = {{
+            "metrics": [json.loads(line) for line in open(out + "/metrics.jsonl")],
+            "feeder": model.config.provenance["feeder"], "representation": model.config.phase_representation,
+            "output_shape": list(generated.shape), "finite_output": bool(np.all(np.isfinite(generated))),
+            "hardware": model.config.provenance["hardware"],
+            "sample": __import__("os").path.isfile(out + "/samples/step-0000001.png")}}
+    print(json.dumps(results))
+"""
+
+
+@pytest.mark.slow
+def test_jax_device_feeder_trains_if_and_magnitude_only_data_parallel(tmp_path):
+    """A step of each target the raw-phase tests do not cover, through the fused on-device step, with the batch
+    split over two virtual devices (the corpus replicated on both)."""
+    result = run_jax(JAX_DEVICE_TRAIN.format(representations=["if", "none"]), tmp_path, devices=2)
+    for representation, run in result.items():
+        assert run["feeder"] == "device" and run["representation"] == representation and run["sample"]
+        assert run["hardware"]["device_count"] == 2 and run["hardware"]["replicas"] == 2
+        assert run["output_shape"] == [1, 512, 64, 1 if representation == "none" else 2] and run["finite_output"]
+        last = run["metrics"][-1]
+        assert last["step"] == 1 and np.isfinite(last["g_loss"]) and np.isfinite(last["l1_magnitude"])
+        assert ("l1_phase" in last) == (representation != "none")
+
+
+def test_the_device_feeder_needs_jax(tmp_path):
+    with pytest.raises(Vocals2SongError, match="KERAS_BACKEND=jax"):
+        train([], out=tmp_path, steps=1, feeder="device", **TINY)
+
+
+def test_resume_refuses_another_phase_representation(tmp_path):
+    out = tmp_path / "run"
+    train([], out=out, steps=1, checkpoint_every=1, sample_every=100, dataset=SyntheticPairs(), **TINY)
+    with pytest.raises(Vocals2SongError, match="trained with another model"):
+        train([], out=out, steps=2, resume=True, dataset=SyntheticPairs(), phase_representation="if", **TINY)
+
+
+def test_magnitude_only_generator_trains_on_the_worker_feeder(tmp_path):
+    """A "none" generator on TensorFlow with crops prepared on the CPU: one target channel, no phase term."""
+    rate = 22050
+    for name in ("a", "b"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for stem, f0 in (("vocals", 220.0), ("mixture", 110.0)):
+            soundfile.write(tmp_path / "data" / name / f"{stem}.wav", synthetic_voice(2.0, f0=f0), rate)
+    out = tmp_path / "run"
+    export = train([str(tmp_path / "data")], out=out, steps=2, checkpoint_every=2, sample_every=2,
+                   phase_representation="none", **TINY)  # fmt: skip
+    from vocals2song.weights import load_generator
+
+    model = load_generator(export)
+    assert model.config.phase_representation == "none" and model.config.generator.output_channels == 1
+    last = read_metrics(out)[-1]
+    assert "l1_phase" not in last and last["g_l1"] == pytest.approx(last["l1_magnitude"])
+    assert last["g_loss"] == pytest.approx(last["g_gan"] + 100.0 * last["l1_magnitude"] / 2, rel=1e-4)

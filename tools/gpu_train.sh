@@ -2,13 +2,18 @@
 # The repeatable recipe for training on the lent GPU machine (see tools/README.md and shared/GPU.md).
 #
 #   here:       tools/gpu_train.sh wheels                      # download the missing wheels into .whl/
-#   on device:  bash tools/gpu_train.sh start DATA... [-- TRAIN OPTIONS]   # install, check, start in background
+#   on device:  bash tools/gpu_train.sh bench DATA [BENCH OPTIONS]         # install, check, feeders vs the step
+#               bash tools/gpu_train.sh start DATA... [-- TRAIN OPTIONS]   # install, check, start in background
+#               bash tools/gpu_train.sh compare DATA STEPS     # the phase comparison in the background
+#               bash tools/gpu_train.sh compare-report DATA    # score it (bench_phase) → $OUT
 #               bash tools/gpu_train.sh status                 # log tail, last metrics, GPU use
 #               bash tools/gpu_train.sh collect                # export + logs → $OUT (split to ≤ 15 MiB pieces)
 #               bash tools/gpu_train.sh stop                   # SIGTERM the trainer (checkpoint kept)
 #
 # The device machine has Python 3.12 + JAX (CUDA) but no TensorFlow and no Keras, and reaches no registry:
-# Keras and librosa travel as wheels (.whl/, carried), and the trainer runs as Keras 3 on the JAX backend.
+# Keras and librosa travel as wheels (.whl/, carried), and the trainer runs as Keras 3 on the JAX backend with
+# the on-device feeder (--feeder device, the default on JAX): the training audio is loaded once into GPU memory
+# and every batch is cropped, augmented, transformed and encoded inside the jitted step.
 # Runs write into runs/gpu (ignored by git, kept between calls while the machine stays warm).
 set -euo pipefail
 
@@ -54,6 +59,15 @@ PY
   nvidia-smi --query-gpu=name,memory.used,memory.total,utilization.gpu --format=csv,noheader
 }
 
+bench() {
+  [ $# -gt 0 ] || { echo "usage: gpu_train.sh bench DATA [BENCH OPTIONS]" >&2; exit 2; }
+  [ -d .whl ] || { echo ".whl/ is missing: run 'tools/gpu_train.sh wheels' here and name .whl in carry" >&2; exit 2; }
+  install
+  environment
+  check
+  "$(python_bin)" bench/bench_feeder.py "$@"
+}
+
 start() {
   local data=() options=()
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do data+=("$1"); shift; done
@@ -74,6 +88,30 @@ start() {
   echo $! > "$RUN_DIR/train.pid"
   sleep 60
   status
+}
+
+compare() {
+  [ $# -eq 2 ] || { echo "usage: gpu_train.sh compare DATA STEPS" >&2; exit 2; }
+  install
+  environment
+  check
+  mkdir -p runs/phase
+  # Same generator, one run per phase representation, one after another (WIDTH, BATCH, CROP, KEEP from the
+  # environment; see tools/train_phase_comparison.sh). The runs resume, so the same line continues them.
+  PYTHON="$(python_bin)" WIDTH="${WIDTH:-16}" BATCH="${BATCH:-16}" KEEP="${KEEP:-1000}" setsid nohup \
+    bash tools/train_phase_comparison.sh "$1" runs/phase "$2" >> runs/phase/comparison.log 2>&1 < /dev/null &
+  sleep 30
+  tail -n 5 runs/phase/comparison.log
+}
+
+compare_report() {
+  : "${OUT:?compare-report copies into \$OUT, which only the device tool sets}"
+  [ $# -eq 1 ] || { echo "usage: gpu_train.sh compare-report DATA" >&2; exit 2; }
+  environment
+  mkdir -p "$OUT/phase"
+  "$(python_bin)" bench/bench_phase.py runs/phase --data "$1" --pictures "$OUT/phase" --wavs runs/phase/wavs \
+    --json "$OUT/phase/result.json" \
+    | tee "$OUT/phase/table.md"
 }
 
 status() {
@@ -113,9 +151,12 @@ command="${1:-}"
 shift || true
 case "$command" in
   wheels) wheels ;;
+  bench) bench "$@" ;;
   start) start "$@" ;;
+  compare) compare "$@" ;;
+  compare-report) compare_report "$@" ;;
   status) status ;;
   stop) stop ;;
   collect) collect ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  *) sed -n '2,18p' "$0"; exit 2 ;;
 esac

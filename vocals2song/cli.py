@@ -16,6 +16,11 @@ from .errors import Vocals2SongError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+# decode's WAV sample format by the image's bits per channel: enough to keep what the image holds (16-bit PCM
+# alone would add noise at about -98 dBFS, more than a 16-bit image's own error)
+SUBTYPE_BY_BITS = {8: "PCM_16", 16: "PCM_24", 32: "FLOAT"}
+WAV_SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")  # audio.WAV_SUBTYPES; audio imports librosa (slow)
+RUN_EXPORT = "export"  # a training run folder keeps its generator here (see vocals2song.training)
 
 
 def _progress_printer(label: str):
@@ -31,12 +36,11 @@ def _progress_printer(label: str):
 def command_song(args: argparse.Namespace) -> None:
     from .audio import load_audio, write_wav
     from .harmony import format_chart
-    from .image_files import save_image
+    from .image_files import save_image_array
     from .inference import vocals_to_song
-    from .spectrogram import image_to_spectrogram
     from .weights import load_generator
 
-    model = load_generator(args.weights)
+    model = load_generator(weights_source(args.weights))
     voice = load_audio(args.voice, max_seconds=args.max_seconds)
     if voice.truncated:
         print(f"note: only the first {args.max_seconds:g} s of '{args.voice}' were used.", file=sys.stderr)
@@ -62,8 +66,7 @@ def command_song(args: argparse.Namespace) -> None:
         length = len(result.song)
         for name, image in (("voice", result.voice_image), ("song", result.song_image)):
             path = Path(args.images) / f"{Path(args.output).stem}.{name}.png"
-            plan = image[..., 2] if name == "voice" and result.harmony is not None else None
-            save_image(path, image_to_spectrogram(image, config), config, bits=16, length=length, plan=plan)
+            save_image_array(path, image, config, bits=16, length=length)  # the voice's B holds the plan
             written.append(str(path))
     if args.midi:
         from .midi import write_midi
@@ -98,9 +101,11 @@ def command_decode(args: argparse.Namespace) -> None:
 
     image = load_image(args.image)
     audio = image.to_audio()
-    write_wav(args.output, audio, image.spectrogram_config.sample_rate)
-    kind = "original-project BMP" if image.legacy else "R/G image"
-    print(f"wrote {args.output} ({len(audio) / image.spectrogram_config.sample_rate:.2f} s from a {kind})")
+    subtype = args.subtype or ("PCM_16" if image.legacy else SUBTYPE_BY_BITS[image.bits])
+    write_wav(args.output, audio, image.spectrogram_config.sample_rate, subtype=subtype)
+    kind = "original-project BMP" if image.legacy else f"{image.bits}-bit R/G image"
+    seconds = len(audio) / image.spectrogram_config.sample_rate
+    print(f"wrote {args.output} ({seconds:.2f} s from a {kind}, WAV {subtype})")
 
 
 def command_corpus(args: argparse.Namespace) -> None:
@@ -135,6 +140,8 @@ def command_train(args: argparse.Namespace) -> None:
         beta_1=args.beta_1,
         l1_weight=args.l1_weight,
         phase_l1_weight=args.phase_l1_weight,
+        phase_representation=args.phase_representation,
+        feeder=args.feeder,
         checkpoint_every=args.checkpoint_every,
         sample_every=args.sample_every,
         keep_exports_every=args.keep_exports_every,
@@ -148,11 +155,23 @@ def command_train(args: argparse.Namespace) -> None:
     print(f"exported the generator to {export}")
 
 
+def weights_source(weights: str | None) -> str | None:
+    """A weights directory, Hub id or None as given; a training run folder (no ``config.json`` of its own, an
+    ``export/`` that has one) becomes its ``export/``."""
+    from .weights import CONFIG_FILE
+
+    if weights is not None:
+        folder = Path(weights)
+        if folder.is_dir() and not (folder / CONFIG_FILE).is_file() and (folder / RUN_EXPORT / CONFIG_FILE).is_file():
+            return str(folder / RUN_EXPORT)
+    return weights
+
+
 def command_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate, format_musicality_table, format_table
 
     result = evaluate(
-        args.weights,
+        weights_source(args.weights),
         args.data,
         split=args.split,
         seconds=args.seconds,
@@ -180,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     song = commands.add_parser("song", help="turn a voice recording into a song")
     song.add_argument("voice", metavar="VOICE", help="audio file (wav, flac, ogg, mp3, m4a, webm...)")
     song.add_argument("-o", "--output", required=True, metavar="SONG.wav")
-    song.add_argument("--weights", metavar="DIR_OR_HUB_ID", help="weights directory or Hub repo id (default: weights/)")
+    song.add_argument("--weights", metavar="DIR_OR_HUB_ID",
+                      help="weights directory, training run folder or Hub repo id (default: weights/)")  # fmt: skip
     song.add_argument("--mode", choices=("mixture", "accompaniment"), default="mixture",
                       help="mixture: the generator's song; accompaniment: your exact voice + generated accompaniment")  # fmt: skip
     song.add_argument("--phase", choices=("predicted", "griffinlim"), default="predicted")
@@ -209,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     decode = commands.add_parser("decode", help="R/G image (or an original-project BMP) → audio")
     decode.add_argument("image", metavar="IMAGE")
     decode.add_argument("-o", "--output", required=True, metavar="AUDIO.wav")
+    decode.add_argument("--subtype", choices=WAV_SUBTYPES,
+                        help="WAV sample format (default: FLOAT for 32-bit images, PCM_24 for 16-bit, else PCM_16)")  # fmt: skip
     decode.set_defaults(run=command_decode)
 
     corpus = commands.add_parser("corpus", help="render the paired training corpus from music21's scores")
@@ -238,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--l1-weight", type=float, default=100.0, help="weight of the L1 term (pix2pix: 100)")
     train.add_argument("--phase-l1-weight", type=float, default=1.0,
                        help="the phase (G) channel's weight inside the L1 term (pix2pix: 1; 0: phase left to the GAN)")
+    train.add_argument("--phase-representation", choices=("raw", "if", "none"), default="raw",
+                       help="the target's phase: raw (G = phase), if (G = instantaneous frequency) or none "
+                            "(magnitude only; PGHI rebuilds the phase)")  # fmt: skip
+    train.add_argument("--feeder", choices=("auto", "device", "workers"), default="auto",
+                       help="device: audio in device memory, batches made inside the JAX step; workers: batches made "
+                            "on the CPU; auto: device on JAX, else workers")  # fmt: skip
     train.add_argument("--checkpoint-every", type=int, default=500)
     train.add_argument("--sample-every", type=int, default=1000)
     train.add_argument("--keep-exports-every", type=int, default=0, metavar="N",
@@ -254,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=command_train)
 
     evaluate = commands.add_parser("evaluate", help="score a generator against baselines")
-    evaluate.add_argument("weights", metavar="WEIGHTS")
+    evaluate.add_argument("weights", metavar="WEIGHTS", help="weights directory, training run folder (its export/) "
+                          "or Hub repo id")  # fmt: skip
     evaluate.add_argument("data", metavar="DATA")
     evaluate.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     evaluate.add_argument("--seconds", type=float, default=15.0)

@@ -1,10 +1,12 @@
 """The B channel of training crops: the pair's true plan, or the plan the estimator reads from its voice.
 
-Used by :class:`vocals2song.data.CropDataset` for generators that read the plan (``ModelConfig.uses_plan``).
+Used for generators that read the plan (``ModelConfig.uses_plan``): per crop by :class:`vocals2song.data.CropDataset`
+(:func:`plan_channel`), per pair by the device feeder (:func:`pair_plan`, drawn once and cropped with the audio).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,3 +55,19 @@ def plan_channel(pair: Pair, start: int, nb_frames: int, config: ModelConfig, rn
         harmony = harmony.transposed(semitones)
     plane = render_plan(harmony.shifted(-offset), config.spectrogram, nb_frames)[: config.generator.nb_bins]
     return plane * 2.0 - 1.0
+
+
+def pair_plan(pair: Pair, nb_frames: int, config: ModelConfig, estimated_share: float = ESTIMATED_PLAN_SHARE,
+              seed: int = 0) -> np.ndarray:
+    """The B plane of a whole pair, float32 (nb_bins, nb_frames) in [0, 1], frame n at sample n·hop (model rate).
+
+    The pair's true harmony, or for a share ``estimated_share`` of the pairs (chosen by a hash of the pair's name
+    and ``seed``; always for a pair without one) the estimator's plan of its whole voice.
+    """
+    draw = int.from_bytes(hashlib.sha256(f"{seed}:{pair.name}".encode()).digest()[:8], "big") / 2.0**64
+    harmony = pair.harmony
+    if harmony is None or draw < estimated_share:
+        voice, _ = soundfile.read(str(pair.vocals), frames=pair.nb_samples, dtype="float32", always_2d=True)
+        voice = voice.mean(axis=1)
+        harmony = estimate_harmony(voice, pair.sample_rate) if float(np.max(np.abs(voice))) >= SILENCE_PEAK else None
+    return render_plan(harmony, config.spectrogram, nb_frames)

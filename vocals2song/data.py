@@ -430,10 +430,18 @@ def _reverberate(voice: np.ndarray, sample_rate: int, rng: np.random.Generator) 
 # Streaming crops
 
 
-def _to_network(audio: np.ndarray, config: ModelConfig) -> np.ndarray:
-    """Audio (nb_samples,) → float32 (nb_bins, nb_frames, 2) in [-1, 1] via the codec."""
-    image = codec.spectrogram_to_image(codec.stft(audio, config.spectrogram), config.spectrogram)
+def _voice_to_network(voice: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """Voice audio (nb_samples,) → float32 R/G input (nb_bins, nb_frames, 2) in [-1, 1] via the codec."""
+    image = codec.spectrogram_to_image(codec.stft(voice, config.spectrogram), config.spectrogram)
     return image_to_network(image, config.generator.nb_bins).astype(np.float32)
+
+
+def _target_to_network(target: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """Target audio (nb_samples,) → float32 (nb_bins, nb_frames, output_channels) in [-1, 1], in the model's phase
+    representation (:func:`vocals2song.spectrogram.spectrogram_to_target`)."""
+    image = codec.spectrogram_to_target(codec.stft(target, config.spectrogram), config.spectrogram,
+                                        config.phase_representation)  # fmt: skip
+    return image_to_network(image, config.generator.nb_bins, config.generator.output_channels).astype(np.float32)
 
 
 class CropDataset(keras.utils.PyDataset):
@@ -444,9 +452,11 @@ class CropDataset(keras.utils.PyDataset):
     split is augmented (:func:`augment_pair`) and its epoch counter advances in :meth:`on_epoch_end`, so each
     epoch sees new crops; the validation and test splits are never augmented and stay the same every epoch.
 
-    Yields ``(voice_batch, target_batch)``, float32 ``(batch_size, nb_bins, crop_frames, 2)`` in [-1, 1]; the voice
-    batch has a third channel, the plan, when ``config.uses_plan`` (see :func:`plan_channel`; ``estimated_plan_share``
-    of the crops take the estimator's plan instead of the pair's true one).
+    Yields ``(voice_batch, target_batch)``, float32 ``(batch_size, nb_bins, crop_frames, 2)`` and ``(batch_size,
+    nb_bins, crop_frames, output_channels)`` in [-1, 1], the target in the model's phase representation. The voice
+    batch has a third channel, the plan, when ``config.uses_plan`` (see :func:`vocals2song.crop_plans.plan_channel`;
+    ``estimated_plan_share`` of the crops take the estimator's plan instead of the pair's true one); the on-device
+    feeder (:mod:`vocals2song.training.device_data`) draws it once per pair instead.
     """
 
     def __init__(
@@ -498,9 +508,9 @@ class CropDataset(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} is outside 0..{len(self) - 1}")
         rng = np.random.default_rng([self.seed, SPLITS.index(self.split), self.epoch, index])
-        shape = (self.batch_size, self.config.generator.nb_bins, self.crop_frames, 2)
-        voice_shape = shape[:-1] + (self.config.generator.input_channels,)
-        voices, targets = np.empty(voice_shape, np.float32), np.empty(shape, np.float32)
+        shape = (self.batch_size, self.config.generator.nb_bins, self.crop_frames)
+        voices = np.empty(shape + (self.config.generator.input_channels,), np.float32)
+        targets = np.empty(shape + (self.config.generator.output_channels,), np.float32)
         for item in range(self.batch_size):
             voices[item], targets[item] = self.example(rng)
         return voices, targets
@@ -528,8 +538,8 @@ class CropDataset(keras.utils.PyDataset):
         return best
 
     def example(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """One (voice, target) network pair, each float32 (nb_bins, crop_frames, channels) in [-1, 1]: the voice
-        has R, G and (for a plan generator) B, the target R and G."""
+        """One (voice, target) network pair, float32 (nb_bins, crop_frames, input_channels) and (…, output_channels)
+        in [-1, 1]: the voice has R, G and (for a plan generator) B."""
         pair, start, vocals, accompaniment = self.located_crop(rng)
         voice = vocals
         applied: dict = {}
@@ -538,12 +548,12 @@ class CropDataset(keras.utils.PyDataset):
                                                         applied)
         target = vocals + accompaniment if self.config.target == "mixture" else accompaniment
         gain = np.float32(_pair_gain(voice))
-        voice_network = _to_network(voice * gain, self.config)
+        voice_network = _voice_to_network(voice * gain, self.config)
         if self.config.uses_plan:
             plane = plan_channel(pair, start, self.crop_frames, self.config, rng, self.estimated_plan_share,
                                  semitones=int(round(applied.get("pitch_shift", 0.0))))
             voice_network = np.concatenate([voice_network, plane[..., None]], axis=-1)
-        return voice_network, _to_network(target * gain, self.config)
+        return voice_network, _target_to_network(target * gain, self.config)
 
 
 def make_dataset(

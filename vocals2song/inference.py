@@ -3,8 +3,10 @@
 Pipeline: resample to the model's rate → peak-normalise → STFT → R/G voice image → the plan read from the voice
 (:func:`vocals2song.harmony.estimate_harmony`: key, tempo, beats, chords) drawn into B
 (:func:`vocals2song.plan.render_plan`) → generator on overlapping tiles of ``tile_frames`` frames (batched, dropout
-seeded; it sees B only when its config says so, ``ModelConfig.uses_plan``) → cross-fade the tiles → decode magnitude
-with the predicted phase or Griffin-Lim → assemble song and accompaniment per output mode → check and peak-limit.
+seeded; it sees B only when its config says so, ``ModelConfig.uses_plan``) → cross-fade the tiles → decode the
+generator's target image in its phase representation (raw phase, instantaneous frequency, or magnitude only with the
+phase rebuilt by PGHI), optionally refined by fast Griffin-Lim → assemble song and accompaniment per output mode →
+check and peak-limit.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .harmony import DEFAULT_JAZZ, Harmony, check_controls, estimate_harmony
 from .listening import ANALYSIS
 from .networks import seed_dropout
 from .plan import render_plan
+from .phase import pghi
 from .weights import SongGenerator
 
 MODES = ("mixture", "accompaniment")
@@ -28,6 +31,7 @@ PHASES = ("predicted", "griffinlim")
 VOICE_PEAK = 0.5  # voices are scaled to this peak before encoding (the trainer does the same)
 OUTPUT_PEAK = 0.99
 TILES_PER_CALL = 4
+GRIFFIN_LIM_ITERATIONS = 16  # fast Griffin-Lim iterations of phase="griffinlim", started from PGHI's phase
 Progress = Callable[[float, str], None]
 
 
@@ -43,7 +47,7 @@ class SongResult:
         voice_image: float32 image of the voice, shape (nb_bins, nb_frames, 3), row 0 = DC: R/G the voice, B the
             plan (0 where there is none).
         song_image: float32 R/G image of the predicted mixture (the generator's output, plus the voice for an
-            accompaniment generator), same shape.
+            accompaniment generator), same shape, raw phase in G whatever the generator's phase representation.
         harmony: the plan the song was made with (key, tempo, beats, chords, the sung melody), or None.
     """
 
@@ -64,17 +68,17 @@ def normalize_voice(voice: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def image_to_network(image: np.ndarray, nb_bins: int, channels: int = 2) -> np.ndarray:
-    """Image (nb_bins + 1, nb_frames, 3) in [0, 1] → network input (nb_bins, nb_frames, channels) in [-1, 1]:
-    R, G and, for ``channels == 3``, B (the plan)."""
+    """Image (nb_bins + 1, nb_frames, ≥ channels) in [0, 1] → network tensor (nb_bins, nb_frames, channels) in
+    [-1, 1]: the first ``channels`` channels, Nyquist dropped, R clipped to [0, 1]."""
     return np.clip(image[:nb_bins, :, :channels], 0.0, 1.0) * 2.0 - 1.0
 
 
 def network_to_image(output: np.ndarray) -> np.ndarray:
-    """Network tensor (nb_bins, nb_frames, channels ≤ 3) in [-1, 1] → image (nb_bins + 1, nb_frames, 3), Nyquist
-    silent, missing channels 0."""
+    """Network tensor (nb_bins, nb_frames, channels) in [-1, 1] → image (nb_bins + 1, nb_frames, channels) in
+    [0, 1], Nyquist silent."""
     nb_bins, nb_frames, channels = output.shape
-    image = np.zeros((nb_bins + 1, nb_frames, 3), dtype=np.float32)
-    image[:nb_bins, :, :channels] = (np.asarray(output[..., :3], dtype=np.float32) + 1.0) / 2.0
+    image = np.zeros((nb_bins + 1, nb_frames, channels), dtype=np.float32)
+    image[:nb_bins] = (np.asarray(output, dtype=np.float32) + 1.0) / 2.0
     return image
 
 
@@ -102,9 +106,15 @@ def predict_image(
 ) -> np.ndarray:
     """Run the generator over a voice image of any length by overlapping, cross-faded tiles.
 
-    R is averaged with linear cross-fade weights; G (phase) is taken from the tile with the larger weight, so
-    phases never average out. The generator sees R and G, and B (the plan) too when ``model.config.uses_plan``.
-    Args: voice_image (nb_bins + 1, nb_frames, 3). Returns the same shape.
+    R is averaged with linear cross-fade weights; a phase channel (raw phase or instantaneous frequency, both
+    wrapped) is taken from the tile with the larger weight, so it never averages out.
+
+    Args:
+        voice_image: (nb_bins + 1, nb_frames, 3) R/G/B image in [0, 1] (the generator reads its
+            ``input_channels`` first channels: B, the plan, only when ``model.config.uses_plan``).
+    Returns:
+        the generator's target image in its phase representation, float32 (nb_bins + 1, nb_frames,
+        output_channels) in [0, 1], Nyquist silent (decode with :func:`vocals2song.spectrogram.target_to_spectrogram`).
     """
     config = model.config
     nb_bins = config.generator.nb_bins
@@ -116,9 +126,9 @@ def predict_image(
         tile_frames, overlap_frames = config.tile_frames, config.overlap_frames
     starts = tile_starts(nb_frames, tile_frames, overlap_frames)
     padded_frames = starts[-1] + tile_frames
-    channels = config.generator.input_channels
-    network_input = np.full((nb_bins, padded_frames, channels), -1.0, dtype=np.float32)  # silence, phase -π, no plan
-    network_input[:, :nb_frames] = image_to_network(voice_image, nb_bins, channels)
+    input_channels = config.generator.input_channels
+    network_input = np.full((nb_bins, padded_frames, input_channels), -1.0, dtype=np.float32)  # silence, phase -π
+    network_input[:, :nb_frames] = image_to_network(voice_image, nb_bins, input_channels)
     tiles = np.stack([network_input[:, start : start + tile_frames] for start in starts])
 
     seed_dropout(model.network, seed)
@@ -130,6 +140,7 @@ def predict_image(
             progress(min(1.0, (first + len(batch)) / len(tiles)), "generating")
     outputs = np.concatenate(outputs)
 
+    channels = outputs.shape[-1]
     magnitude = np.zeros((nb_bins, padded_frames), dtype=np.float32)
     weight_sum = np.zeros(padded_frames, dtype=np.float32)
     phase = np.zeros((nb_bins, padded_frames), dtype=np.float32)
@@ -139,11 +150,12 @@ def predict_image(
         window = slice(start, start + tile_frames)
         magnitude[:, window] += output[..., 0] * weights
         weight_sum[window] += weights
-        better = weights > best_weight[window]
-        phase[:, window] = np.where(better, output[..., 1], phase[:, window])
-        best_weight[window] = np.maximum(best_weight[window], weights)
-    blended = np.stack([magnitude / weight_sum, phase], axis=-1)[:, :nb_frames]
-    return network_to_image(blended)
+        if channels > 1:
+            better = weights > best_weight[window]
+            phase[:, window] = np.where(better, output[..., 1], phase[:, window])
+            best_weight[window] = np.maximum(best_weight[window], weights)
+    blended = [magnitude / weight_sum] + ([phase] if channels > 1 else [])
+    return network_to_image(np.stack(blended, axis=-1)[:, :nb_frames])
 
 
 def vocals_to_song(
@@ -170,7 +182,9 @@ def vocals_to_song(
         mode: ``"mixture"`` — the song is the generator's mixture, voice included (the original project);
             ``"accompaniment"`` — the song is your exact voice plus the generated accompaniment (from an
             accompaniment generator directly, or from a mixture generator by removing the voice's magnitude).
-        phase: ``"predicted"`` uses the G channel; ``"griffinlim"`` rebuilds phase from the predicted magnitude.
+        phase: ``"predicted"`` decodes the generator's phase channel (raw phase, or instantaneous frequency summed
+            along time), or rebuilds the phase by PGHI for a magnitude-only generator; ``"griffinlim"`` rebuilds
+            it from the predicted magnitude alone: PGHI, then fast Griffin-Lim iterations.
         seed: the dropout variation; the same seed gives bit-identical output.
         harmony: the plan: ``"auto"`` reads it from the voice (:func:`vocals2song.harmony.estimate_harmony` with
             ``key``, ``tempo``, ``happy`` and ``jazz``); a :class:`~vocals2song.harmony.Harmony` (times in seconds
@@ -217,14 +231,17 @@ def vocals_to_song(
                                    key=key, tempo=tempo, happy=happy, jazz=jazz)
     plan = render_plan(harmony, spectrogram_config, voice_spectrogram.shape[1]) if harmony is not None else None
     voice_image = codec.spectrogram_to_image(voice_spectrogram, spectrogram_config, plan)
-    predicted_image = predict_image(model, voice_image, seed, lambda f, s: report(0.1 + 0.7 * f, s))
+    target_image = predict_image(model, voice_image, seed, lambda f, s: report(0.1 + 0.7 * f, s))
 
     report(0.8, "decoding")
-    predicted = codec.image_to_spectrogram(predicted_image, spectrogram_config)
+    representation = model.config.phase_representation
+    predicted = codec.target_to_spectrogram(target_image, spectrogram_config, representation, seed=seed)
     if phase == "griffinlim":
-        predicted = codec.stft(
-            codec.griffin_lim(np.abs(predicted), spectrogram_config, length=length, seed=seed), spectrogram_config
-        )
+        magnitude = np.abs(predicted)
+        initial = np.angle(predicted) if representation == "none" else pghi(magnitude, spectrogram_config, seed=seed)
+        refined = codec.fast_griffin_lim(magnitude, spectrogram_config, initial, length, GRIFFIN_LIM_ITERATIONS)
+        predicted = codec.stft(refined, spectrogram_config)
+    predicted_image = codec.spectrogram_to_image(predicted, spectrogram_config)
     if model.config.target == "accompaniment":
         accompaniment = codec.istft(predicted, spectrogram_config, length)
         song = voice + accompaniment

@@ -9,6 +9,12 @@ Audio ↔ complex STFT ↔ R/G image, forward and inverse built from one :class:
 - B = the plan: the chords and beats the song follows, drawn in the same bins and frames by
   :func:`vocals2song.plan.render_plan`; B = 0 means "no plan" (the original project's image, whose B is 0).
 
+The generator's *target* may hold the phase another way (:func:`spectrogram_to_target`, the model's
+``phase_representation``): ``"raw"`` (G as above), ``"if"`` (G = instantaneous frequency: the frame-to-frame
+phase advance less each bin's expected advance, decoded by a cumulative sum along frames) or ``"none"`` (R
+alone; the phase is rebuilt from the magnitude by phase-gradient heap integration, :mod:`vocals2song.phase`).
+The images the app shows keep raw phase in G.
+
 Images are float32 arrays of shape ``(nb_bins, nb_frames, 3)`` with row 0 the DC bin. The float form is
 lossless (R is not clipped); files store it as 32-bit float, 16 or 8 bits per channel
 (:mod:`vocals2song.image_files`).
@@ -22,7 +28,7 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
-from .config import SpectrogramConfig
+from .config import PHASE_REPRESENTATIONS, SpectrogramConfig
 
 WINDOW = "hann"
 PAD_MODE = "constant"
@@ -136,6 +142,119 @@ def audio_to_image(audio: np.ndarray, config: SpectrogramConfig) -> np.ndarray:
 def image_to_audio(image: np.ndarray, config: SpectrogramConfig, length: int | None = None) -> np.ndarray:
     """R/G image → float32 audio, shape (length,)."""
     return istft(image_to_spectrogram(image, config), config, length=length)
+
+
+def expected_advance(config: SpectrogramConfig) -> np.ndarray:
+    """Phase advance per hop of a steady sinusoid at each bin's centre: ``2π·k·hop/n_fft``, float64 (nb_bins,)."""
+    return 2 * np.pi * np.arange(config.nb_bins) * config.hop_length / config.n_fft
+
+
+def principal_angle(angle: np.ndarray) -> np.ndarray:
+    """Angles wrapped into [-π, π)."""
+    return np.mod(np.asarray(angle) + np.pi, 2 * np.pi) - np.pi
+
+
+def phase_to_if(phase: np.ndarray, config: SpectrogramConfig) -> np.ndarray:
+    """Phase → instantaneous frequency in G: ``G = (princ(φ[t] − φ̂[t−1] − advance) + π) / 2π`` in [0, 1].
+
+    ``φ̂`` is the phase :func:`if_to_phase` rebuilds from the frames already encoded (``φ̂[−1] = 0``), so the
+    float32 rounding of each frame does not add up along time (closed-loop encoding): the round trip is exact to
+    one float32 step per frame, however long the spectrogram.
+
+    Args:
+        phase: radians, shape (nb_bins, nb_frames).
+    Returns:
+        float32 G, shape (nb_bins, nb_frames).
+    """
+    phase = np.asarray(phase, dtype=np.float64)
+    advance = expected_advance(config)
+    g = np.empty(phase.shape, dtype=np.float32)
+    rebuilt = np.zeros(phase.shape[0], dtype=np.float64)
+    for frame in range(phase.shape[1]):
+        deviation = principal_angle(phase[:, frame] - rebuilt - advance)
+        g[:, frame] = np.clip((deviation + np.pi) / (2 * np.pi), 0.0, 1.0)
+        rebuilt = rebuilt + advance + g[:, frame].astype(np.float64) * 2 * np.pi - np.pi
+    return g
+
+
+def if_to_phase(g: np.ndarray, config: SpectrogramConfig) -> np.ndarray:
+    """G of :func:`phase_to_if` → wrapped phase in radians, float32 (nb_bins, nb_frames), by a cumulative sum
+    along frames (float64). ``g`` may have fewer rows than the config's bins (the network drops Nyquist)."""
+    g = np.asarray(g, dtype=np.float64)
+    advance = expected_advance(config)[: g.shape[0], None]
+    return principal_angle(np.cumsum(advance + g * 2 * np.pi - np.pi, axis=1)).astype(np.float32)
+
+
+def spectrogram_to_target(spectrogram: np.ndarray, config: SpectrogramConfig, representation: str) -> np.ndarray:
+    """Complex STFT → the generator's target image in a phase representation.
+
+    Args:
+        spectrogram: complex, shape (nb_bins, nb_frames).
+        representation: ``"raw"`` (R, G = phase), ``"if"`` (R, G = instantaneous frequency) or ``"none"`` (R).
+    Returns:
+        float32, shape (nb_bins, nb_frames, 2), or (nb_bins, nb_frames, 1) for ``"none"``.
+    """
+    _check_representation(representation)
+    channels = [magnitude_to_r(np.abs(spectrogram), config)]
+    if representation == "raw":
+        channels.append(phase_to_g(np.angle(spectrogram)))
+    elif representation == "if":
+        channels.append(phase_to_if(np.angle(spectrogram), config))
+    return np.stack(channels, axis=-1)
+
+
+def target_to_spectrogram(
+    target: np.ndarray, config: SpectrogramConfig, representation: str, seed: int = 0
+) -> np.ndarray:
+    """Inverse of :func:`spectrogram_to_target`: complex64 STFT, shape (nb_bins, nb_frames).
+
+    ``"raw"`` and ``"if"`` decode their G channel (extra channels are ignored); ``"none"`` rebuilds the phase from
+    the magnitude by phase-gradient heap integration (:func:`vocals2song.phase.pghi`; ``seed`` fixes the phase
+    of the bins too quiet to integrate).
+    """
+    _check_representation(representation)
+    magnitude = r_to_magnitude(target[..., 0], config)
+    if representation == "raw":
+        phase = g_to_phase(target[..., 1])
+    elif representation == "if":
+        phase = if_to_phase(target[..., 1], config)
+    else:
+        from .phase import pghi
+
+        phase = pghi(magnitude, config, seed=seed)
+    return (magnitude * np.exp(1j * phase)).astype(np.complex64)
+
+
+def fast_griffin_lim(
+    magnitude: np.ndarray,
+    config: SpectrogramConfig,
+    initial_phase: np.ndarray,
+    length: int | None = None,
+    n_iter: int = 16,
+    momentum: float = 0.99,
+) -> np.ndarray:
+    """Fast Griffin-Lim (Perraudin et al. 2013) started from ``initial_phase`` (e.g. PGHI's): float32 audio.
+
+    Args:
+        magnitude: linear STFT magnitude, shape (nb_bins, nb_frames).
+        initial_phase: radians, same shape.
+        length: output samples; default the natural length.
+    """
+    magnitude = np.asarray(magnitude, dtype=np.float32)
+    estimate = (magnitude * np.exp(1j * initial_phase)).astype(np.complex64)
+    previous = estimate
+    natural = (magnitude.shape[1] - 1) * config.hop_length
+    for _ in range(n_iter):
+        projected = stft(istft(estimate, config, length=natural), config)
+        accelerated = projected + momentum * (projected - previous)
+        previous = projected
+        estimate = (magnitude * np.exp(1j * np.angle(accelerated))).astype(np.complex64)
+    return istft(estimate, config, length=length)
+
+
+def _check_representation(representation: str) -> None:
+    if representation not in PHASE_REPRESENTATIONS:
+        raise ValueError(f"representation must be one of {PHASE_REPRESENTATIONS}, got {representation!r}")
 
 
 def legacy_image_to_spectrogram(image: np.ndarray, magnitude_scale: float = 1.0) -> np.ndarray:

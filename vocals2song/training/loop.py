@@ -1,0 +1,344 @@
+"""The training loop: :func:`train` (the ``vocals2song train`` command) from arguments to an exported generator.
+
+Batches come from one of two feeders: ``"workers"`` reads a ``keras.utils.PyDataset`` of (voice, target) batches
+prepared on the CPU (threads or processes, :class:`~vocals2song.training.feeders.BatchFeeder`); ``"device"`` (JAX)
+holds the training audio in device memory and makes each batch inside the jitted step
+(:mod:`vocals2song.training.device_data`). :func:`train` writes into ``out``::
+
+    checkpoints/step-0000500/   generator.weights.h5, discriminator.weights.h5, g_optimizer.npz,
+                                d_optimizer.npz, state.json (the last two complete ones are kept; each is
+                                written to checkpoints/.partial-* and renamed, so a kill leaves no torn one)
+    export/                     the generator in the weights format (see vocals2song.weights), provenance included
+    exports/step-0001000/       earlier exports, kept when asked (``keep_exports_every``)
+    metrics.jsonl               one JSON line per log interval: losses, steps/s, samples/s
+    samples/                    step-XXXXXXX.png (voice | target | generated, low frequencies at the bottom)
+                                and step-XXXXXXX.wav (the generated crop)
+    tensorboard/                scalars, images and audio (only where TensorFlow is importable)
+
+Mixed precision (``mixed_bfloat16``) is used on a GPU, and data parallelism over all local devices
+(``keras.distribution.DataParallel`` on JAX, ``tf.distribute.MirroredStrategy`` on TensorFlow) when there are
+several.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import functools
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from ..config import PHASE_REPRESENTATIONS, GeneratorConfig, ModelConfig, SpectrogramConfig
+from ..errors import TrainingDataError, Vocals2SongError
+from .checkpoints import list_checkpoints, load_checkpoint, remove_partial_checkpoints, save_checkpoint
+from .devices import StepRunner, describe_hardware, new_model, training_devices
+from .feeders import BatchFeeder
+from .logs import ProgressBar, TrainingLog, git_commit, render_sample
+
+LOG_EVERY = 50  # steps between metrics.jsonl lines (at most; also at checkpoints and at the end)
+FEEDERS = ("auto", "device", "workers")
+
+
+def train(
+    data: list[str],
+    *,
+    out: str | os.PathLike = "runs/train",
+    steps: int = 10000,
+    batch_size: int = 8,
+    width: int = 16,
+    depth: int = 8,
+    target: str = "mixture",
+    crop_frames: int = 256,
+    sample_rate: int = 22050,
+    learning_rate: float = 2e-4,
+    beta_1: float = 0.5,
+    l1_weight: float = 100.0,
+    phase_l1_weight: float = 1.0,
+    phase_representation: str = "raw",
+    feeder: str = "auto",
+    checkpoint_every: int = 500,
+    sample_every: int = 1000,
+    keep_exports_every: int = 0,
+    resume: bool = False,
+    seed: int = 0,
+    workers: int = 1,
+    worker_processes: bool = False,
+    plan: bool = False,
+    estimated_plan_share: float | None = None,
+    precision: str = "auto",
+    dataset=None,
+    device_corpus=None,
+    progress: bool = True,
+) -> Path:
+    """Train a pix2pix generator on paired (voice, target) crops and export it to ``out/export``.
+
+    Args:
+        data: training sources for ``vocals2song.data.make_dataset`` (corpus, MUSDB18-HQ or pairs folders).
+        out: run folder (checkpoints, export, metrics.jsonl, samples, tensorboard).
+        steps: total optimiser steps (a resumed run continues up to this count).
+        batch_size: crops per step (split across devices when there are several).
+        width, depth: generator shape (:class:`~vocals2song.config.GeneratorConfig`).
+        target: ``"mixture"`` or ``"accompaniment"``.
+        crop_frames: STFT frames per training crop; a multiple of ``2**depth``.
+        sample_rate: Hz of the model's audio front end.
+        learning_rate, beta_1, l1_weight: pix2pix's Adam(2e-4, 0.5) and L1 weight 100.
+        phase_l1_weight: the G (phase) channel's weight inside the L1 term; 1 (pix2pix) weighs R and G alike.
+        phase_representation: what the generator's target holds besides R: ``"raw"`` phase, ``"if"``
+            (instantaneous frequency) or ``"none"`` (magnitude only; the phase is rebuilt by PGHI at inference).
+        feeder: ``"device"`` (JAX: audio in device memory, batches made inside the jitted step), ``"workers"``
+            (batches made on the CPU by ``workers`` threads or processes) or ``"auto"`` (device on JAX unless
+            ``dataset`` is given, else workers).
+        checkpoint_every: steps between checkpoints (and exports); a kill loses at most this many.
+        sample_every: steps between sample images/audio.
+        keep_exports_every: also keep the export of every step that is a multiple of this (and a checkpoint) in
+            ``out/exports/step-N``, to choose among them by validation; 0 keeps only the latest.
+        resume: continue from the latest complete checkpoint in ``out`` (from scratch if there is none).
+        seed: weight initialisation, dropout and data order.
+        workers: threads (or processes) fetching batches ahead.
+        worker_processes: fetch in spawned processes instead of threads (see :class:`BatchFeeder`).
+        plan: the generator reads the plan (B: chords and beats) as a third input channel.
+        estimated_plan_share: with ``plan``, the share of crops (device feeder: of pairs) whose B is the
+            estimator's plan rather than the pair's true one (default :data:`vocals2song.crop_plans.ESTIMATED_PLAN_SHARE`).
+        precision: ``auto`` (mixed_bfloat16 on a GPU, else float32), ``float32`` or ``mixed_bfloat16``.
+        dataset: a ``keras.utils.PyDataset`` of (voice, target) batches to use instead of ``data`` (tests).
+        device_corpus: a :class:`~vocals2song.training.device_data.DeviceCorpus` to use instead of ``data`` with
+            the device feeder (tests).
+        progress: draw the progress bar on stderr.
+    Returns:
+        The export folder (``out/export``), loadable with :func:`vocals2song.weights.load_generator`.
+    Raises:
+        KeyboardInterrupt: after Ctrl-C or SIGTERM, once a checkpoint of the step reached is saved.
+        Vocals2SongError: bad arguments, or checkpoints in ``out`` without ``resume``.
+        TrainingDataError: unusable training data.
+    """
+    from ..weights import save_generator
+
+    out = Path(out)
+    config = ModelConfig(
+        spectrogram=SpectrogramConfig(sample_rate=sample_rate),
+        generator=_generator_config(width, depth, phase_representation, 3 if plan else 2),
+        target=target if target in ("mixture", "accompaniment") else _bad_target(target),
+        phase_representation=phase_representation,
+    )
+    _check_arguments(steps, batch_size, crop_frames, checkpoint_every, sample_every, config)
+    feeder = _choose_feeder(feeder, dataset)
+    existing = list_checkpoints(out)
+    if existing and not resume:
+        raise Vocals2SongError(
+            f"'{out}' already holds checkpoints (up to step {existing[-1][0]}): pass --resume to continue, or "
+            "choose another --out."
+        )
+    from ..crop_plans import ESTIMATED_PLAN_SHARE, pair_plan
+
+    share = ESTIMATED_PLAN_SHARE if estimated_plan_share is None else estimated_plan_share
+    if feeder == "workers" and dataset is None:
+        from ..data import make_dataset
+
+        dataset = make_dataset(data, config, split="train", batch_size=batch_size, crop_frames=crop_frames,
+                               augment=True, seed=seed, workers=workers, estimated_plan_share=share)  # fmt: skip
+    if feeder == "device" and device_corpus is None:
+        from ..data import PairIndex
+        from .device_data import build_device_corpus
+
+        started_loading = time.monotonic()
+        pairs = PairIndex.build(data).select("train")
+        plan_for = functools.partial(pair_plan, config=config, estimated_share=share, seed=seed) \
+            if config.uses_plan else None
+        device_corpus = build_device_corpus(pairs, config, crop_frames, plan_for=plan_for, progress=progress)
+        print(f"device feeder: {device_corpus.nb_pairs} pairs, {device_corpus.nbytes / 1e6:.0f} MB, loaded in "
+              f"{time.monotonic() - started_loading:.0f} s", file=sys.stderr)  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    started = time.monotonic()
+
+    with training_devices(precision, batch_size) as (precision, replicas, strategy):
+        model = new_model(config, learning_rate, beta_1, l1_weight, phase_l1_weight)
+        step, previous_wall_seconds, last_losses = 0, 0.0, {}
+        remove_partial_checkpoints(out)
+        if resume and existing:
+            state = load_checkpoint(existing[-1][1], model, config)
+            step, previous_wall_seconds = int(state["step"]), float(state.get("wall_seconds", 0.0))
+            last_losses = state.get("losses", {})
+            print(f"resuming from {existing[-1][1]} at step {step}", file=sys.stderr)
+        elif resume:
+            print(f"no checkpoint in '{out}': starting from step 0", file=sys.stderr)
+
+        runner = StepRunner(model, strategy)
+        if feeder == "device":
+            from .device_data import DeviceFeeder
+
+            shape = (batch_size, config.generator.nb_bins, crop_frames, config.generator.input_channels)
+            batches = DeviceFeeder(device_corpus, config, batch_size, crop_frames, augment=True, seed=seed,
+                                   sharding=runner.data_sharding(shape))  # fmt: skip
+        else:
+            batches = BatchFeeder(dataset, step, workers, processes=worker_processes)
+        log = TrainingLog(out)
+        bar = ProgressBar(steps, step, batch_size, enabled=progress)
+        hardware = {**describe_hardware(), "precision": precision, "replicas": replicas}
+
+        def record(at_step: int) -> dict[str, Any]:
+            epoch, index = batches.position(at_step)
+            return {
+                "step": at_step,
+                "seed": seed,
+                "epoch": epoch,
+                "batch_index": index,
+                "batches_per_epoch": batches.epoch_length,
+                "feeder": feeder,
+                "batch_size": batch_size,
+                "crop_frames": crop_frames,
+                "wall_seconds": previous_wall_seconds + time.monotonic() - started,
+                "losses": last_losses,
+                "config": config.to_dict(),
+            }
+
+        def export(at_step: int) -> Path:
+            provenance = {
+                "data": [str(source) for source in data or []],
+                "steps": at_step,
+                "batch_size": batch_size,
+                "crop_frames": crop_frames,
+                "learning_rate": learning_rate,
+                "beta_1": beta_1,
+                "l1_weight": l1_weight,
+                "phase_l1_weight": phase_l1_weight,
+                "estimated_plan_share": share if plan else None,
+                "feeder": feeder,
+                "seed": seed,
+                "hardware": hardware,
+                "wall_seconds": round(previous_wall_seconds + time.monotonic() - started, 1),
+                "git_commit": git_commit(),
+                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "losses": last_losses,
+            }
+            exported = dataclasses.replace(config, provenance=provenance)
+            if keep_exports_every and at_step % keep_exports_every == 0:
+                save_generator(out / "exports" / f"step-{at_step:07d}", model.generator, exported)
+            return save_generator(out / "export", model.generator, exported)
+
+        interval_start, interval_step, exported_step = time.monotonic(), step, None
+        with _terminate_requests() as terminate:
+            try:
+                while step < steps:
+                    if terminate.is_set():
+                        raise KeyboardInterrupt  # saved below at this step boundary, as Ctrl-C
+                    if feeder == "device":
+                        runner.step_on_device(batches, step)
+                    else:
+                        voice, target_batch = batches.next()
+                        _check_batch(voice, target_batch, batch_size, crop_frames, config)
+                        runner(voice, target_batch)
+                    step += 1
+                    bar.update(step)
+                    log_now = step % min(LOG_EVERY, checkpoint_every) == 0 or step == steps
+                    checkpoint_now = step % checkpoint_every == 0 or step == steps
+                    sample_now = step % sample_every == 0
+                    if log_now or checkpoint_now or sample_now:
+                        runner.sync()
+                    if log_now:
+                        last_losses = model.tracker_results()
+                        runner.reset_trackers()
+                        seconds = time.monotonic() - interval_start
+                        rate = (step - interval_step) / max(seconds, 1e-9)
+                        log.scalars(step, {**last_losses, "steps_per_second": rate,
+                                           "samples_per_second": rate * batch_size})  # fmt: skip
+                        bar.losses = last_losses
+                    if sample_now:
+                        if feeder == "device":
+                            voice, target_batch = batches.batch(step - 1)
+                        images, song = render_sample(model, voice, target_batch, config)
+                        log.samples(step, images, song, config.spectrogram.sample_rate)
+                    if checkpoint_now:
+                        save_checkpoint(out, model, record(step))
+                        export(step)
+                        exported_step = step
+                    if log_now:  # the next interval's rate excludes the logging, sampling and saving above
+                        interval_start, interval_step = time.monotonic(), step
+            except KeyboardInterrupt:
+                runner.sync()
+                save_checkpoint(out, model, record(step))
+                print(f"interrupted: checkpoint saved at step {step}", file=sys.stderr)
+                raise
+            finally:
+                bar.close(step)
+                if feeder == "workers":
+                    batches.close()
+                log.close()
+        return out / "export" if exported_step == step else export(step)
+
+
+@contextlib.contextmanager
+def _terminate_requests():
+    """Yields an event that SIGTERM (``kill``, a job scheduler) sets; the loop then stops as after Ctrl-C.
+
+    Only the main thread can install signal handlers; elsewhere the event is never set.
+    """
+    terminate = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield terminate
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: terminate.set())
+    try:
+        yield terminate
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _generator_config(width: int, depth: int, phase_representation: str, input_channels: int = 2) -> GeneratorConfig:
+    if phase_representation not in PHASE_REPRESENTATIONS:
+        raise Vocals2SongError(f"The phase representation must be one of {', '.join(PHASE_REPRESENTATIONS)}, "
+                               f"got '{phase_representation}'.")  # fmt: skip
+    try:
+        return GeneratorConfig(width=width, depth=depth, input_channels=input_channels,
+                               output_channels=1 if phase_representation == "none" else 2)
+    except ValueError as error:
+        raise Vocals2SongError(f"Bad generator shape: {error}.") from error
+
+
+def _choose_feeder(feeder: str, dataset) -> str:
+    """``auto`` → ``device`` on JAX without a given dataset, else ``workers``; ``device`` needs JAX."""
+    if feeder not in FEEDERS:
+        raise Vocals2SongError(f"The feeder must be one of {', '.join(FEEDERS)}, got '{feeder}'.")
+    if feeder == "auto":
+        return "device" if keras.backend.backend() == "jax" and dataset is None else "workers"
+    if feeder == "device" and keras.backend.backend() != "jax":
+        raise Vocals2SongError("The device feeder runs inside the JAX step: set KERAS_BACKEND=jax, or use "
+                               "--feeder workers.")  # fmt: skip
+    return feeder
+
+
+def _bad_target(target: str) -> str:
+    raise Vocals2SongError(f"target must be 'mixture' or 'accompaniment', got '{target}'.")
+
+
+def _check_arguments(steps: int, batch_size: int, crop_frames: int, checkpoint_every: int, sample_every: int,
+                     config: ModelConfig) -> None:  # fmt: skip
+    for name, value in (("steps", steps), ("batch size", batch_size), ("checkpoint interval", checkpoint_every),
+                        ("sample interval", sample_every), ("crop frames", crop_frames)):  # fmt: skip
+        if value < 1:
+            raise Vocals2SongError(f"The {name} must be at least 1, got {value}.")
+    multiple = config.generator.frame_multiple
+    if crop_frames % multiple:
+        raise Vocals2SongError(
+            f"crop frames ({crop_frames}) must be a multiple of {multiple} (2**depth) for this generator."
+        )
+
+
+def _check_batch(voice: np.ndarray, target: np.ndarray, batch_size: int, crop_frames: int,
+                 config: ModelConfig) -> None:  # fmt: skip
+    frames = (batch_size, config.generator.nb_bins, crop_frames)
+    expected = (frames + (config.generator.input_channels,), frames + (config.generator.output_channels,))
+    if (voice.shape, target.shape) != expected:
+        raise TrainingDataError(
+            f"The training data gave batches of shape {voice.shape} and {target.shape}; "
+            f"the model needs {expected[0]} and {expected[1]}."
+        )
