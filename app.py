@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import functools
 import html
 import logging
 import math
@@ -30,6 +31,7 @@ from gradio.components.plot import PlotData
 from vocals2song.audio import load_audio
 from vocals2song.display import DecibelViews, display_jpeg
 from vocals2song.errors import Vocals2SongError, WeightsError
+from vocals2song.harmony import PITCH_NAMES, Harmony, chart_bars
 from vocals2song.inference import vocals_to_song
 from vocals2song.serving import (
     KeptSong,
@@ -59,6 +61,17 @@ FAILURE_MESSAGE = "Processing failed; please try again with another recording."
 MODES = [("Full mixture (the generated song)", "mixture"), ("Your voice + generated accompaniment", "accompaniment")]
 PHASES = [("Predicted (the generator's phase, or PGHI for magnitude only)", "predicted"),
           ("Rebuilt from magnitude (PGHI + Griffin-Lim)", "griffinlim")]
+KEYS = [("Auto (from your voice)", "auto")] + [(name, name) for name in PITCH_NAMES]
+HAPPY = [("Auto (from your voice)", "auto"), ("Major", "major"), ("Minor", "minor"), ("Half and half", "both")]
+HAPPY_VALUES = {"auto": None, "major": 1.0, "minor": 0.0, "both": 0.5}
+DEFAULT_JAZZ = 0.5
+MAX_TEMPO_BPM = 300
+BARS_PER_ROW = 4  # chord chart cells per row
+CHART_CSS = """
+.chord-chart table { border-collapse: collapse; width: 100%; table-layout: fixed; }
+.chord-chart td { border-left: 2px solid currentColor; padding: 0.3em 0.6em; font-size: 1.15em; font-weight: 600; }
+.chord-chart td:last-child { border-right: 2px solid currentColor; }
+"""
 ORIGINAL_PROJECT = "https://github.com/AntonioAlgaida/Vocals2Song"
 PIX2PIX_NOTEBOOK = "https://www.tensorflow.org/tutorials/generative/pix2pix"
 
@@ -69,6 +82,10 @@ HOW_IT_WORKS = f"""
 1. Your voice is resampled to the model's rate and turned into a short-time Fourier transform
    (STFT, `n_fft` 1024, hop 256). Each time-frequency cell becomes a pixel: **R = magnitude in dB**,
    **G = phase**. That is the voice's image above (low frequencies at the bottom); its dB view shows R alone.
+   The **plan** is read from your voice too (key, tempo, beats, a chord per half bar, as in Microsoft's MySong):
+   the chord chart. It is drawn in **B**, the image's blue channel, as the chord tones' pitches and beat marks
+   ("Show the plan"); a generator trained with it plays those chords on that beat. Change the key, major or
+   minor, the chord complexity or the tempo and the song is made again.
 2. A **pix2pix U-Net** (a conditional GAN generator, Keras 3) translates the voice image into the image of
    a whole song — the song's image.
 3. The predicted image is decoded back to audio: magnitude from R, phase from the generator's phase channel
@@ -143,7 +160,8 @@ class SongApp:
             shutil.rmtree(folder, ignore_errors=True)
         logger.info("Generator from %s warmed up in %.2f s", self.model.source, time.perf_counter() - started)
 
-    def generate(self, voice, mode="mixture", seed=0, phase="predicted", progress=gr.Progress()):
+    def generate(self, voice, mode="mixture", seed=0, phase="predicted", key="auto", happy="auto", jazz=DEFAULT_JAZZ,
+                 tempo=0, show_plan=False, progress=gr.Progress()):
         """Voice file → the outputs of the UI, in the order of :data:`OUTPUT_NAMES`; the last, a key to the song
         kept for :meth:`downloads`, goes to a ``gr.State`` (API clients do not see it).
 
@@ -151,7 +169,7 @@ class SongApp:
         and reported with :data:`FAILURE_MESSAGE`.
         """
         try:
-            return self._generate(voice, mode, seed, phase, progress)
+            return self._generate(voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, progress)
         except gr.Error:
             raise
         except Vocals2SongError as error:
@@ -160,17 +178,45 @@ class SongApp:
             logger.exception("Generation failed for %r", voice)
             raise user_error(FAILURE_MESSAGE) from None
 
-    def _generate(self, voice, mode, seed, phase, progress):
+    def _generate(self, voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, progress):
         if self.model is None:
             raise WeightsError(self.weights_error or "No trained generator is loaded.")
         path = self._checked_path(voice)
         mode = _checked_choice(mode, MODES, "output mode")
         phase = _checked_choice(phase, PHASES, "phase")
         seed = _checked_seed(seed)
+        plan = _checked_plan_controls(key, happy, jazz, tempo)
         self.purge()
-        return self._respond(path, mode, seed, phase, progress)
+        return self._respond(path, mode, seed, phase, progress, plan, bool(show_plan))
 
-    def _respond(self, path: Path, mode: str, seed: int, phase: str, progress) -> tuple:
+    def remake(self, voice, mode="mixture", seed=0, phase="predicted", key="auto", happy="auto", jazz=DEFAULT_JAZZ,
+               tempo=0, show_plan=False, progress=gr.Progress()):
+        """:meth:`generate` after a plan control changed; nothing happens while there is no voice yet."""
+        if voice is None or voice == "":
+            return tuple(gr.skip() for _ in OUTPUT_NAMES)
+        return self.generate(voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, progress)
+
+    def scaled_tempo(self, song_key: str | None, tempo, factor: float):
+        """The "½ tempo" and "2× tempo" fixes: the tempo field set to the current plan's tempo (the one given, or
+        the one read from the voice) times ``factor``, within 30-300 BPM. Without a song yet, nothing changes."""
+        kept = self.kept.get(song_key) if song_key else None
+        current = _checked_tempo(tempo) or (kept.harmony.tempo_bpm if kept is not None and kept.harmony else None)
+        if current is None:
+            return gr.skip()
+        return round(float(np.clip(current * factor, 30.0, MAX_TEMPO_BPM)), 1)
+
+    def voice_picture(self, song_key: str | None, show_plan):
+        """The voice image again, with or without its plan (B) shown, from the kept song; nothing without one."""
+        kept = self.kept.get(song_key) if song_key else None
+        if kept is None:
+            return gr.skip()
+        folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_root))
+        path = folder / ("voice-plan.jpg" if show_plan else "voice-image.jpg")
+        path.write_bytes(display_jpeg(kept.voice_image, show_plan=bool(show_plan)))
+        return str(path)
+
+    def _respond(self, path: Path, mode: str, seed: int, phase: str, progress, plan: dict | None = None,
+                 show_plan: bool = False) -> tuple:
         """A checked request → its outputs; the two display images are written to a new request folder (gradio
         copies them into its cache; the three WAVs it writes there itself)."""
         progress = throttled(progress, PROGRESS_SECONDS)
@@ -184,11 +230,12 @@ class SongApp:
             phase=phase,
             seed=seed,
             progress=lambda fraction, stage: progress(0.05 + 0.85 * fraction, desc=stage.capitalize()),
+            **(plan or {}),
         )
         progress(0.9, desc="Drawing")
         request_dir = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_root))
         voice_image, song_image = request_dir / "voice-image.jpg", request_dir / "song-image.jpg"
-        voice_image.write_bytes(display_jpeg(result.voice_image))
+        voice_image.write_bytes(display_jpeg(result.voice_image, show_plan=show_plan))
         song_image.write_bytes(display_jpeg(result.song_image))
         voice_decibels, song_decibels = self.decibel_views.render([result.voice_image, result.song_image])
         length = len(result.song)
@@ -205,8 +252,10 @@ class SongApp:
             _audio_output(result.voice, result.sample_rate, request_dir.name),
             _audio_output(result.song, result.sample_rate, request_dir.name),
             _audio_output(result.accompaniment, result.sample_rate, request_dir.name),
+            chord_chart_html(result.harmony),
             status,
-            self.kept.add(KeptSong(result.song, result.voice_image, result.song_image, self.model.config.spectrogram)),
+            self.kept.add(KeptSong(result.song, result.voice_image, result.song_image, self.model.config.spectrogram,
+                                   result.harmony)),
         )
 
     def example(self, voice, progress=gr.Progress()):
@@ -215,7 +264,8 @@ class SongApp:
 
     def downloads(self, key: str | None) -> list[str]:
         """The song kept under ``key`` (see :meth:`generate`) → paths of its files to download: the song (16-bit
-        WAV) and both R/G images (16-bit PNG). Made only when asked: most people never download them."""
+        WAV), both images (16-bit PNG; the voice's B holds the plan) and the plan as MIDI (melody and chords, for
+        any DAW). Made only when asked: most people never download them."""
         try:
             if not key:
                 raise user_error("Generate a song first: the downloads are made from it.")
@@ -269,6 +319,7 @@ OUTPUT_NAMES = (
     "voice_audio",
     "song_audio",
     "accompaniment_audio",
+    "chord_chart",
     "status",
     "song_key",
 )
@@ -315,6 +366,49 @@ def _checked_seed(seed) -> int:
     if not math.isfinite(number) or number != int(number) or not 0 <= number <= MAX_SEED:
         raise user_error(f"The variation seed must be a whole number from 0 to {MAX_SEED}.")
     return int(number)
+
+
+def _checked_tempo(tempo) -> float | None:
+    """The tempo field → beats per minute, or None for "auto" (empty or 0)."""
+    if tempo is None or tempo == "":
+        return None
+    try:
+        number = float(tempo)
+    except (TypeError, ValueError):
+        raise user_error(f"The tempo must be a number of beats per minute up to {MAX_TEMPO_BPM}, or 0 for auto.") from None
+    if not math.isfinite(number) or not 0 <= number <= MAX_TEMPO_BPM:
+        raise user_error(f"The tempo must be a number of beats per minute up to {MAX_TEMPO_BPM}, or 0 for auto.")
+    return number or None
+
+
+def _checked_plan_controls(key, happy, jazz, tempo) -> dict:
+    """The plan controls → keyword arguments of :func:`vocals_to_song` (key, happy, jazz, tempo); one sentence
+    for anything out of range (the tempo's lower bound is checked by the estimator)."""
+    key = _checked_choice(key or "auto", KEYS, "key")
+    happy = _checked_choice(happy or "auto", HAPPY, "major/minor choice")
+    try:
+        jazz = DEFAULT_JAZZ if jazz is None or jazz == "" else float(jazz)
+    except (TypeError, ValueError):
+        raise user_error("The chord complexity must be a number from 0 to 1.") from None
+    if not math.isfinite(jazz) or not 0.0 <= jazz <= 1.0:
+        raise user_error("The chord complexity must be a number from 0 to 1.")
+    return {"key": None if key == "auto" else key, "happy": HAPPY_VALUES[happy], "jazz": jazz,
+            "tempo": _checked_tempo(tempo)}
+
+
+def chord_chart_html(harmony: Harmony | None) -> str:
+    """The plan as a chord chart: key and tempo, then the bars (:func:`vocals2song.harmony.chart_bars`), four a
+    row, each bar's chords in it. Escaped HTML; an empty string without a plan."""
+    if harmony is None:
+        return ""
+    cells = [" ".join(html.escape(name) for name in names) for _, _, names in chart_bars(harmony)]
+    rows = []
+    for first in range(0, len(cells), BARS_PER_ROW):
+        row = "".join(f"<td>{cell}</td>" for cell in cells[first:first + BARS_PER_ROW])
+        rows.append(f"<tr>{row}</tr>")
+    heading = (f"<p><b>{html.escape(harmony.key_name)}</b>, {harmony.tempo_bpm:.0f} BPM, "
+               f"{len(cells)} bars</p>")
+    return f'<div class="chord-chart">{heading}<table>{"".join(rows)}</table></div>'
 
 
 def _audio_output(samples: np.ndarray, sample_rate: int, request: str) -> bytes:
@@ -382,11 +476,25 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
                     surprise = gr.Button("🎲 Surprise me", size="sm", min_width=120)
                 phase = gr.Radio(PHASES, value="predicted", label="Phase")
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")
+        with gr.Row(elem_id="plan-controls"):
+            key = gr.Dropdown(KEYS, value="auto", label="Key", min_width=140, elem_id="key")
+            happy = gr.Dropdown(HAPPY, value="auto", label="Major or minor", min_width=140, elem_id="happy")
+            jazz = gr.Slider(0.0, 1.0, value=DEFAULT_JAZZ, step=0.1, label="Chord complexity",
+                             info="0: common progressions; 1: the melody's own chords, more sevenths",
+                             min_width=200, elem_id="jazz")  # fmt: skip
+            with gr.Column(min_width=200):
+                tempo = gr.Number(value=0, minimum=0, maximum=MAX_TEMPO_BPM, label="Tempo (BPM, 0 = auto)",
+                                  elem_id="tempo")  # fmt: skip
+                with gr.Row():
+                    half_tempo = gr.Button("½ tempo", size="sm", min_width=80, elem_id="half-tempo")
+                    double_tempo = gr.Button("2× tempo", size="sm", min_width=80, elem_id="double-tempo")
         status = gr.Markdown(elem_id="status")
         with gr.Row(equal_height=False, elem_id="outputs"):
             with gr.Column(min_width=COLUMN_MIN_WIDTH):
                 voice_image = gr.Image(label="Your voice as an R/G image", height=IMAGE_HEIGHT, interactive=False,
                                        elem_id="voice-image")  # fmt: skip
+                show_plan = gr.Checkbox(False, label="Show the plan (the B channel: chord tones and beats, in blue)",
+                                        elem_id="show-plan")  # fmt: skip
                 voice_decibels = gr.Plot(label="Your voice in dB", show_label=False, format="png",
                                          elem_id="voice-decibels")  # fmt: skip
                 voice_audio = gr.Audio(label="Your voice", interactive=False, elem_id="voice-audio")
@@ -398,12 +506,14 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
                 song_audio = gr.Audio(label="Predicted song", interactive=False, elem_id="song-audio")
                 accompaniment_audio = gr.Audio(label="Accompaniment alone", interactive=False,
                                                elem_id="accompaniment-audio")  # fmt: skip
-        prepare = gr.Button("Prepare downloads: the song (WAV) and both R/G images (16-bit PNG)", size="sm",
-                            elem_id="prepare-downloads")  # fmt: skip
+        chord_chart = gr.HTML(label="Chord chart", elem_id="chord-chart")
+        prepare = gr.Button("Prepare downloads: the song (WAV), both images (16-bit PNG) and the plan (MIDI)",
+                            size="sm", elem_id="prepare-downloads")  # fmt: skip
         downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
         song_key = gr.State()  # which kept song "Prepare downloads" writes
         outputs = [voice_image, song_image, voice_decibels, song_decibels, voice_audio, song_audio,
-                   accompaniment_audio, status, song_key]  # fmt: skip
+                   accompaniment_audio, chord_chart, status, song_key]  # fmt: skip
+        request_inputs = [voice, mode, seed, phase, key, happy, jazz, tempo, show_plan]
 
         examples = _example_files()
         if examples:
@@ -422,12 +532,23 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
         generate.click(lambda: None, outputs=downloads, api_visibility="private", queue=False)  # not the old song's
         generate.click(
             song_app.generate,
-            inputs=[voice, mode, seed, phase],
+            inputs=request_inputs,
             outputs=outputs,
             api_name="generate",
             concurrency_limit=CONCURRENCY_LIMIT,
             concurrency_id="generator",
         )
+        # A changed plan control makes the song again (once there is a voice); the tempo buttons set the field first.
+        gr.on([key.change, happy.change, jazz.release, tempo.submit], song_app.remake, inputs=request_inputs,
+              outputs=outputs, api_visibility="private", concurrency_limit=CONCURRENCY_LIMIT,
+              concurrency_id="generator")  # fmt: skip
+        for button, factor in ((half_tempo, 0.5), (double_tempo, 2.0)):
+            button.click(functools.partial(song_app.scaled_tempo, factor=factor), inputs=[song_key, tempo],
+                         outputs=tempo, api_visibility="private", queue=False).then(
+                song_app.remake, inputs=request_inputs, outputs=outputs, api_visibility="private",
+                concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
+        show_plan.change(song_app.voice_picture, inputs=[song_key, show_plan], outputs=voice_image,
+                         api_visibility="private", queue=False)  # fmt: skip
         prepare.click(song_app.downloads, inputs=song_key, outputs=downloads, api_name="downloads",
                       concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
@@ -436,9 +557,9 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
 
 
 def launch_options() -> dict:
-    """Keyword arguments for ``demo.launch``: limits, no error details, loopback unless on a Space."""
+    """Keyword arguments for ``demo.launch``: limits, no error details, loopback unless on a Space, the chart's CSS."""
     server_name = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
-    return {"server_name": server_name, "max_file_size": MAX_FILE_SIZE, "show_error": False}
+    return {"server_name": server_name, "max_file_size": MAX_FILE_SIZE, "show_error": False, "css": CHART_CSS}
 
 
 def main() -> None:

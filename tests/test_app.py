@@ -200,9 +200,11 @@ def test_handler_good_voice(song_app, inputs):
     assert np.abs(outputs["song_audio"][1]).max() > 0
     assert "2.0 s" in outputs["status"] and "only its first" not in outputs["status"]
 
+    assert "BPM" in outputs["chord_chart"] and outputs["chord_chart"].count("<td>") >= 1  # the plan's chart
+
     downloads = song_app.downloads(outputs["song_key"])  # made on demand, from the kept song
     assert [Path(file).name for file in downloads] == ["vocals2song-song.wav", "vocals2song-voice.png",
-                                                       "vocals2song-song.png"]  # fmt: skip
+                                                       "vocals2song-song.png", "vocals2song-plan.mid"]  # fmt: skip
     assert all(Path(file).is_file() and not Path(file).is_relative_to(Path.cwd()) for file in downloads)
     assert abs(duration(downloads[0]) - 2.0) < 1e-3
     song, _ = soundfile.read(downloads[0], dtype="int16")
@@ -212,8 +214,35 @@ def test_handler_good_voice(song_app, inputs):
     for name, file in (("voice", downloads[1]), ("song", downloads[2])):
         image = load_image(file)
         assert image.bits == 16 and image.length == len(song) and image.image.shape[0] == 513, name
-        with Image.open(outputs[f"{name}_image"]) as shown:  # the display image (JPEG) is the same picture
-            assert np.abs(np.asarray(shown, dtype=np.float32) / 255 - image.image[::-1]).mean() < 0.03
+        with Image.open(outputs[f"{name}_image"]) as shown:  # the display image (JPEG) is the same R/G picture
+            difference = np.asarray(shown, dtype=np.float32)[..., :2] / 255 - image.image[::-1, :, :2]
+            assert np.abs(difference).mean() < 0.03
+    assert load_image(downloads[1]).plan is not None and load_image(downloads[2]).plan is None  # B: the plan
+    import pretty_midi
+
+    plan = pretty_midi.PrettyMIDI(downloads[3])
+    assert [instrument.name for instrument in plan.instruments] == ["Melody", "Chords"]
+
+
+def test_plan_controls_remake_the_song(song_app, inputs):
+    from PIL import Image
+
+    path = write(inputs / "plan-voice.wav", sung_voice(3.0))
+    outputs = named(song_app.generate(path, "mixture", 0, "predicted", key="D", happy="minor", jazz=0.2, tempo=90))
+    assert "D minor</b>, 90 BPM" in outputs["chord_chart"]
+    with Image.open(outputs["voice_image"]) as plain:
+        assert np.mean(np.asarray(plain)[..., 2] > 100) < 0.001  # the R/G image: no plan shown (JPEG noise only)
+    shown = song_app.voice_picture(outputs["song_key"], True)
+    with Image.open(shown) as picture:
+        assert np.mean(np.asarray(picture)[..., 2] > 100) > 0.01  # the plan's chord lines and beat marks, in blue
+    assert song_app.scaled_tempo(outputs["song_key"], 0, factor=0.5) == 45.0  # the plan's tempo, halved
+    assert song_app.scaled_tempo(outputs["song_key"], 120, factor=2.0) == 240.0  # the field's tempo, doubled
+    auto = named(song_app.generate(path, "mixture", 0, "predicted", key="auto", happy="auto", jazz=0.5, tempo=0))
+    estimated = song_app.kept.get(auto["song_key"]).harmony.tempo_bpm
+    assert song_app.scaled_tempo(auto["song_key"], 0, factor=2.0) == pytest.approx(min(2 * estimated, 300), abs=0.1)
+    remade = song_app.remake(None, "mixture", 0, "predicted", "C", "auto", 0.5, 0, False)  # no voice yet: nothing
+    assert len(remade) == len(app.OUTPUT_NAMES) and all(isinstance(output, type(gr.skip())) for output in remade)
+    assert song_app.voice_picture(None, True) == gr.skip() and song_app.scaled_tempo(None, 0, factor=2.0) == gr.skip()
 
 
 def decoded_plot(data_url: str):
@@ -318,6 +347,13 @@ def test_handler_same_seed_same_song_and_modes(song_app, inputs):
         ("INPUTS/voice.wav", {"seed": 1.5}, "whole number"),
         ("INPUTS/voice.wav", {"seed": float("nan")}, "whole number"),
         ("INPUTS/voice.wav", {"seed": 2**40}, "whole number"),
+        ("INPUTS/voice.wav", {"key": "H"}, "Unknown key"),
+        ("INPUTS/voice.wav", {"happy": "sad"}, "Unknown major/minor choice"),
+        ("INPUTS/voice.wav", {"jazz": 2.0}, "chord complexity must be a number from 0 to 1"),
+        ("INPUTS/voice.wav", {"jazz": "lots"}, "chord complexity must be a number from 0 to 1"),
+        ("INPUTS/voice.wav", {"tempo": -5}, "tempo must be a number"),
+        ("INPUTS/voice.wav", {"tempo": 1e6}, "tempo must be a number"),
+        ("INPUTS/voice.wav", {"tempo": 5}, "between 30 and 300 beats per minute"),
     ],
 )
 def test_handler_refuses_bad_requests(song_app, inputs, voice, options, message):
@@ -445,6 +481,8 @@ def test_handler_decoder_hang_times_out_and_worker_is_freed(song_app, inputs, mo
 
 
 def test_api_good_voice(server, inputs):
+    from gradio_client import handle_file
+
     demo, url, client, cache, workdir = server
     path = write(inputs / "api-voice.wav", sung_voice(3.0))
     outputs = predict(client, path, seed=5)
@@ -458,9 +496,13 @@ def test_api_good_voice(server, inputs):
         assert abs(duration(outputs[name]) - 3.0) < 1e-3, name
         assert soundfile.info(outputs[name]).subtype == "PCM_16"
     assert "3.0 s" in outputs["status"]
+    assert "BPM" in outputs["chord_chart"]
     downloads = client.predict(api_name="/downloads")  # the same client session: its last song
     assert [Path(file).name for file in downloads] == ["vocals2song-song.wav", "vocals2song-voice.png",
-                                                       "vocals2song-song.png"]  # fmt: skip
+                                                       "vocals2song-song.png", "vocals2song-plan.mid"]  # fmt: skip
+    given = dict(zip(app.OUTPUT_NAMES[:-1], client.predict(handle_file(str(path)), "mixture", 5, "predicted", "A",
+                                                           "major", 0.8, 100, True, api_name="/generate")))
+    assert "A major</b>, 100 BPM" in given["chord_chart"]
     assert abs(duration(downloads[0]) - 3.0) < 1e-3
 
 

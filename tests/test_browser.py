@@ -151,9 +151,10 @@ def test_microphone_to_song(app_url, browser, tmp_path):
         page.locator("#voice-decibels img").wait_for(state="visible", timeout=10_000)
 
         page.locator("#prepare-downloads").click()  # the downloads are made when asked for
-        page.locator("#downloads a").nth(2).wait_for(timeout=30_000)
+        page.locator("#downloads a").nth(3).wait_for(timeout=30_000)
         links = page.evaluate("[...document.querySelectorAll('#downloads a')].map(a => a.href.split('/').pop())")
-        assert links == ["vocals2song-song.wav", "vocals2song-voice.png", "vocals2song-song.png"], links
+        assert links == ["vocals2song-song.wav", "vocals2song-voice.png", "vocals2song-song.png",
+                         "vocals2song-plan.mid"], links
 
         page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_timeout(500)
@@ -250,6 +251,65 @@ def test_phone_width_stacks_and_stays_legible(app_url, browser, tmp_path):
                         clip={"x": 0, "y": top - 8, "width": PHONE["width"], "height": bottom - top + 16})  # fmt: skip
         if os.environ.get("VOCALS2SONG_SCREENSHOT"):
             save_small_png(tmp_path / "phone.png", ROOT / "docs" / "screenshot-phone.png")
+    finally:
+        context.close()
+
+
+def chart_heading(page) -> str:
+    return page.locator("#chord-chart p").first.inner_text()
+
+
+def test_chord_chart_plan_controls_and_the_b_toggle(app_url, browser, tmp_path):
+    """After a song the chord chart shows key, tempo and bars; "Show the plan" puts B (blue) on the voice's image
+    and takes it off; choosing a key, or halving the tempo, makes the song again with that plan."""
+    voice = fake_voice(tmp_path / "plan.wav", seconds=4.0)
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    page = context.new_page()
+    try:
+        open_app(page, app_url)
+        upload_and_generate(page, voice)
+        page.locator("#chord-chart td").first.wait_for(state="visible", timeout=30_000)
+        heading = chart_heading(page)
+        assert "BPM" in heading and page.locator("#chord-chart td").count() >= 1, heading
+        tempo = float(heading.split(",")[1].split("BPM")[0])
+
+        def blue_share() -> float:
+            return page.evaluate("""async () => {
+                const img = document.querySelector('#voice-image img');
+                await img.decode();
+                const canvas = document.createElement('canvas');
+                canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+                const context = canvas.getContext('2d');
+                context.drawImage(img, 0, 0);
+                const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+                let blue = 0;
+                for (let i = 2; i < data.length; i += 4) if (data[i] > 100) blue++;
+                return blue / (data.length / 4);
+            }""")
+
+        plain = blue_share()
+        source = page.locator("#voice-image img").get_attribute("src")
+        page.locator("#show-plan input").check()
+        page.wait_for_function("(old) => document.querySelector('#voice-image img').src !== old", arg=source,
+                               timeout=30_000)  # fmt: skip
+        shown = blue_share()
+        assert plain < 0.001 < 0.01 < shown, (plain, shown)
+        page.locator("#show-plan input").uncheck()
+        page.wait_for_timeout(1500)
+        assert blue_share() < 0.001
+
+        page.locator("#key input").click()
+        page.get_by_role("option", name="D", exact=True).click()
+        page.wait_for_function("() => document.querySelector('#chord-chart p')?.innerText.startsWith('D ')",
+                               timeout=60_000)  # fmt: skip
+        page.locator("#half-tempo").click()
+        page.wait_for_function("() => Number(document.querySelector('#tempo input').value) > 0", timeout=30_000)
+        halved = float(page.locator("#tempo input").input_value())
+        assert halved == pytest.approx(tempo / 2, abs=0.6)  # the plan's tempo (the chart shows it rounded), halved
+        page.wait_for_function(
+            "(bpm) => (document.querySelector('#chord-chart p')?.innerText || '').includes(', ' + bpm + ' BPM')",
+            arg=f"{halved:.0f}", timeout=60_000)  # fmt: skip
+        assert chart_heading(page).startswith("D ")  # the key chosen before stays
     finally:
         context.close()
 

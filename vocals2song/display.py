@@ -26,11 +26,19 @@ COLOUR_BAR_BOX = (0.80, 0.17, 0.035, 0.72)
 PLOT_PNG = {"level": 1, "strategy": 1, "filter": 8}  # flat colours: no filter compresses best, and fastest
 
 
-def display_jpeg(image: np.ndarray) -> bytes:
+def display_jpeg(image: np.ndarray, show_plan: bool = False) -> bytes:
     """Float R/G image, shape (nb_bins, nb_frames, 3), row 0 = DC → JPEG bytes to look at (libjpeg-turbo, quality
     90, colour at full resolution), low frequencies at the bottom. A quarter smaller than the fastest PNG and a
-    third of its time to encode; the exact image is the 16-bit PNG download."""
-    return imagecodecs.jpeg8_encode(display_image(image), level=JPEG_QUALITY, subsampling=(1, 1))
+    third of its time to encode; the exact image is the 16-bit PNG download.
+
+    Args:
+        show_plan: show B (the plan: chord lines and beat marks, in blue) too; otherwise B is left dark and the
+            picture is the R/G image alone, as the original project showed it.
+    """
+    pixels = display_image(image)
+    if not show_plan:
+        pixels[..., 2] = 0
+    return imagecodecs.jpeg8_encode(pixels, level=JPEG_QUALITY, subsampling=(1, 1))
 
 
 def pool_max(values: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -20,6 +20,7 @@ import soundfile
 
 from .audio import to_int16, write_wav
 from .config import SpectrogramConfig
+from .harmony import Harmony
 from .image_files import save_image_array
 from .inference import TILES_PER_CALL, tile_starts
 from .weights import SongGenerator
@@ -29,12 +30,14 @@ CACHE_FOLDER = re.compile(r"[0-9a-f]{64}")  # gradio keeps each cached file in a
 
 @dataclass
 class KeptSong:
-    """What "Prepare downloads" needs of a generated song. Arrays as :class:`vocals2song.inference.SongResult`'s."""
+    """What "Prepare downloads" needs of a generated song. Arrays as :class:`vocals2song.inference.SongResult`'s;
+    the harmony is its plan (None: the song was made without one)."""
 
     song: np.ndarray
     voice_image: np.ndarray
     song_image: np.ndarray
     config: SpectrogramConfig
+    harmony: Harmony | None = None
 
     @property
     def nbytes(self) -> int:
@@ -77,13 +80,20 @@ def wav_bytes(samples: np.ndarray, sample_rate: int, comment: str) -> bytes:
 
 
 def write_downloads(kept: KeptSong, folder: Path) -> list[Path]:
-    """The song as a 16-bit WAV and both R/G images as 16-bit PNGs (with their scale and length) in ``folder``."""
+    """The song as a 16-bit WAV, both images as 16-bit PNGs (with their scale and length; the voice's B holds the
+    plan) and, when there is one, the plan as MIDI (melody and chords, :func:`vocals2song.midi.write_midi`) in
+    ``folder``."""
     length = len(kept.song)
-    return [
+    files = [
         write_wav(folder / "vocals2song-song.wav", kept.song, kept.config.sample_rate),
         save_image_array(folder / "vocals2song-voice.png", kept.voice_image, kept.config, 16, length),
         save_image_array(folder / "vocals2song-song.png", kept.song_image, kept.config, 16, length),
     ]
+    if kept.harmony is not None:
+        from .midi import write_midi
+
+        files.append(write_midi(kept.harmony, folder / "vocals2song-plan.mid"))
+    return files
 
 
 def remove_empty_cache_folders(cache_root: Path, age: float) -> int:
