@@ -15,10 +15,12 @@ estimator reads the rendered voice alone and is scored with mir_eval against the
 
 Then the median time of :func:`vocals2song.harmony.estimate_harmony` on a 15 s voice (the original project's demo
 recording when ``../shared/seed-samples`` is beside the checkout, else a rendered voice), with and without the
-STFT magnitude given (inference gives it).
+STFT magnitude given (inference gives it), and of the whole :func:`vocals2song.inference.vocals_to_song` with the
+generator in ``--weights`` (default: the packaged one) with the plan read (``harmony="auto"``) and without
+(``harmony=None``).
 
 Usage: python bench/bench_harmony.py CORPUS [--split test] [--max-pairs N] [--pitch yin|pyin|chroma]
-           [--jazz 0.5] [--repeats 7]
+           [--jazz 0.5] [--repeats 7] [--weights DIR]
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ def print_table(totals: dict) -> None:
         print(f"| {group} | {len(values['key'])} | " + " | ".join(cells) + " |")
 
 
-def timing(corpus: Path, repeats: int, pitch: str) -> list[tuple[str, float, float]]:
+def timing(corpus: Path, repeats: int, pitch: str, weights: str | None) -> list[tuple[str, float, float]]:
     """(stage, median wall ms, median CPU ms of this process): the machine is shared, so the CPU time (all the
     estimator's work is single-threaded) says what it costs on an idle machine, the wall time what it cost now."""
     if SEED_VOICE.is_file():
@@ -154,14 +156,30 @@ def timing(corpus: Path, repeats: int, pitch: str) -> list[tuple[str, float, flo
         voice, name = voice[: 15 * rate], pair["id"]
     voice = resample(voice, rate, ANALYSIS.sample_rate)
     magnitude = np.abs(codec.stft(voice, ANALYSIS))
+    from vocals2song.backend import import_keras_quietly
+
+    import_keras_quietly()
+    from vocals2song.inference import vocals_to_song
+    from vocals2song.weights import load_generator
+
+    model = load_generator(weights)
+    width = model.config.generator.width
+    stages = [
+        ("estimate_harmony, STFT given (as in inference)",
+         lambda: estimate_harmony(voice, ANALYSIS.sample_rate, magnitude=magnitude, pitch_method=pitch)),
+        ("estimate_harmony, STFT included", lambda: estimate_harmony(voice, ANALYSIS.sample_rate, pitch_method=pitch)),
+        (f"vocals_to_song, width {width}, plan read (harmony='auto')",
+         lambda: vocals_to_song(voice, ANALYSIS.sample_rate, model, harmony="auto")),
+        (f"vocals_to_song, width {width}, no plan (harmony=None)",
+         lambda: vocals_to_song(voice, ANALYSIS.sample_rate, model, harmony=None)),
+    ]
     rows = []
-    for label, kwargs in (("estimate_harmony, STFT given (as in inference)", {"magnitude": magnitude}),
-                          ("estimate_harmony, STFT included", {})):
-        estimate_harmony(voice, ANALYSIS.sample_rate, pitch_method=pitch, **kwargs)
+    for label, call in stages:
+        call()
         walls, cpus = [], []
         for _ in range(repeats):
             started, cpu_started = time.perf_counter(), time.process_time()
-            estimate_harmony(voice, ANALYSIS.sample_rate, pitch_method=pitch, **kwargs)
+            call()
             walls.append(time.perf_counter() - started)
             cpus.append(time.process_time() - cpu_started)
         rows.append((f"{label}, 15 s ({name})", 1000 * statistics.median(walls), 1000 * statistics.median(cpus)))
@@ -176,14 +194,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pitch", default="yin", choices=("yin", "pyin", "chroma"))
     parser.add_argument("--jazz", type=float, default=0.5)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--weights", help="the generator timed in vocals_to_song (default: the packaged one)")
+    parser.add_argument("--timing-only", action="store_true", help="skip the accuracy tables")
     args = parser.parse_args(argv)
-    totals = score_corpus(args.corpus, args.split, args.max_pairs, args.pitch, args.jazz)
-    print(f"\n{args.split} split of {args.corpus}, pitch tracker {args.pitch}, jazz {args.jazz}\n")
-    print_table(totals)
+    if not args.timing_only:
+        totals = score_corpus(args.corpus, args.split, args.max_pairs, args.pitch, args.jazz)
+        print(f"\n{args.split} split of {args.corpus}, pitch tracker {args.pitch}, jazz {args.jazz}\n")
+        print_table(totals)
     load = os.getloadavg()[0]
-    print(f"\n| stage (load average {load:.1f} on {os.cpu_count()} cores) | wall ms (median) | CPU ms (median) |")
+    print(f"\n| stage (load average {load:.1f} on {os.cpu_count()} cores) | wall ms (median) | CPU ms (median, all threads) |")
     print("|---|---|---|")
-    for label, wall, cpu in timing(args.corpus, args.repeats, args.pitch):
+    for label, wall, cpu in timing(args.corpus, args.repeats, args.pitch, args.weights):
         print(f"| {label} | {wall:.0f} | {cpu:.0f} |")
     return 0
 
