@@ -488,13 +488,13 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
                 with gr.Row():
                     half_tempo = gr.Button("½ tempo", size="sm", min_width=80, elem_id="half-tempo")
                     double_tempo = gr.Button("2× tempo", size="sm", min_width=80, elem_id="double-tempo")
+            show_plan = gr.Checkbox(False, label="Show the plan on the voice's image (B: chord tones and beats, blue)",
+                                    min_width=160, elem_id="show-plan")  # fmt: skip
         status = gr.Markdown(elem_id="status")
         with gr.Row(equal_height=False, elem_id="outputs"):
             with gr.Column(min_width=COLUMN_MIN_WIDTH):
                 voice_image = gr.Image(label="Your voice as an R/G image", height=IMAGE_HEIGHT, interactive=False,
                                        elem_id="voice-image")  # fmt: skip
-                show_plan = gr.Checkbox(False, label="Show the plan (the B channel: chord tones and beats, in blue)",
-                                        elem_id="show-plan")  # fmt: skip
                 voice_decibels = gr.Plot(label="Your voice in dB", show_label=False, format="png",
                                          elem_id="voice-decibels")  # fmt: skip
                 voice_audio = gr.Audio(label="Your voice", interactive=False, elem_id="voice-audio")
