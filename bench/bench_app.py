@@ -2,7 +2,8 @@
 request after start, the ratio to ``vocals_to_song`` alone, and (optionally) a burst of simultaneous requests.
 
 Each round is a fresh process that launches the app on loopback, sends one request (the first after start),
-then ``--repeats`` more, timing ``vocals_to_song`` on the same voice after each. The request path is timed
+then ``--repeats`` more, timing ``vocals_to_song`` on the same voice after each, and at the end ``--repeats``
+times back to back (as bench_core does); the handler's own call is timed too. The request path is timed
 stage by stage by wrapping the client's upload and download, gradio's pre- and post-processing (per output
 component) and the handler's steps (the functions ``app.py`` calls). With ``--before REV`` the app of git
 revision REV is benchmarked in the same run, rounds alternating, so both see the same machine load.
@@ -44,10 +45,8 @@ HANDLER_STEPS = (
     "save_image",
     "save_image_array",
     "display_image",
-    "display_png",
     "display_jpeg",
     "spectrogram_figure",
-    "DecibelView.render",
     "DecibelViews.render",
 )
 
@@ -183,10 +182,10 @@ def instrument(demo, app, clock: StageClock, endpoint_class) -> None:
         if id(block) in outputs:
             clock.wrap(block, "postprocess", f"postprocess: {type(block).__name__}")
     for name in HANDLER_STEPS:
-        owner_name, _, method = name.rpartition(".")
+        owner_name, _, function = name.rpartition(".")
         owner = getattr(app, owner_name, None) if owner_name else app
-        if owner is not None and hasattr(owner, method or name):
-            clock.wrap(owner, method or name, f"handler: {name}")
+        if owner is not None and hasattr(owner, function):
+            clock.wrap(owner, function, f"handler: {name}")
 
 
 def count_files(outputs) -> int:

@@ -107,6 +107,7 @@ def test_decode_subtypes_are_the_ones_write_wav_takes():
     assert cli.WAV_SUBTYPES == audio.WAV_SUBTYPES
 
 
+@pytest.mark.slow
 def test_evaluate_takes_a_training_run_folder(tmp_path, tiny_weights_dir):
     """A run folder (what `vocals2song train --out` makes) is evaluated through its export/."""
     from test_evaluate import write_corpus
