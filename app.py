@@ -11,6 +11,8 @@ UI, :func:`main` launches it.
 from __future__ import annotations
 
 import atexit
+import base64
+import functools
 import html
 import logging
 import math
@@ -18,18 +20,28 @@ import os
 import random
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from gradio.components.plot import PlotData
 
-from vocals2song.audio import load_audio, to_int16, write_wav
-from vocals2song.config import SpectrogramConfig
+from vocals2song.audio import load_audio
+from vocals2song.display import DecibelViews, display_jpeg
 from vocals2song.errors import Vocals2SongError, WeightsError
-from vocals2song.image_files import display_image, save_image
+from vocals2song.harmony import PITCH_NAMES, Harmony, chart_bars
 from vocals2song.inference import vocals_to_song
-from vocals2song.spectrogram import image_to_spectrogram
+from vocals2song.serving import (
+    KeptSong,
+    KeptSongs,
+    generator_input_shapes,
+    remove_empty_cache_folders,
+    wav_bytes,
+    write_downloads,
+    write_tone,
+)
 from vocals2song.weights import SongGenerator, default_weights, load_generator
 
 MAX_SECONDS = 60  # longer recordings are cut to their first MAX_SECONDS
@@ -37,14 +49,29 @@ MAX_FILE_SIZE = "20mb"  # per upload; gradio refuses larger files before the han
 QUEUE_MAX_SIZE = 16  # waiting requests beyond this are told the queue is full
 CONCURRENCY_LIMIT = 1  # requests generated at once (2 vCPU: one at a time uses both cores)
 DELETE_CACHE = (600, 3600)  # every 10 min, delete uploads and outputs older than 1 h
+REQUEST_FILES_SECONDS = 60  # a request's own files are removed this long after it (gradio has copied them by then)
+KEPT_SONGS_BYTES = 256 * 2**20  # the latest songs and images kept for "Prepare downloads" (oldest dropped first)
 MAX_SEED = 2**31 - 1
 WARMUP_SECONDS = 1.0
-IMAGE_HEIGHT = 300  # both R/G images are shown at this height, so they share one scale
+PROGRESS_SECONDS = 0.5  # progress messages at most this often (a 15 s voice takes well under a second)
+IMAGE_HEIGHT = 260  # both R/G images are shown at this height, so they share one scale
+COLUMN_MIN_WIDTH = 320  # columns narrower than this wrap under each other (a phone shows one column)
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 FAILURE_MESSAGE = "Processing failed; please try again with another recording."
 MODES = [("Full mixture (the generated song)", "mixture"), ("Your voice + generated accompaniment", "accompaniment")]
 PHASES = [("Predicted (the generator's phase, or PGHI for magnitude only)", "predicted"),
           ("Rebuilt from magnitude (PGHI + Griffin-Lim)", "griffinlim")]
+KEYS = [("Auto (from your voice)", "auto")] + [(name, name) for name in PITCH_NAMES]
+HAPPY = [("Auto (from your voice)", "auto"), ("Major", "major"), ("Minor", "minor"), ("Half and half", "both")]
+HAPPY_VALUES = {"auto": None, "major": 1.0, "minor": 0.0, "both": 0.5}
+DEFAULT_JAZZ = 0.5
+MAX_TEMPO_BPM = 300
+BARS_PER_ROW = 4  # chord chart cells per row
+CHART_CSS = """
+.chord-chart table { border-collapse: collapse; width: 100%; table-layout: fixed; }
+.chord-chart td { border-left: 2px solid currentColor; padding: 0.3em 0.6em; font-size: 1.15em; font-weight: 600; }
+.chord-chart td:last-child { border-right: 2px solid currentColor; }
+"""
 ORIGINAL_PROJECT = "https://github.com/AntonioAlgaida/Vocals2Song"
 PIX2PIX_NOTEBOOK = "https://www.tensorflow.org/tutorials/generative/pix2pix"
 
@@ -54,9 +81,13 @@ HOW_IT_WORKS = f"""
 ### How it works
 1. Your voice is resampled to the model's rate and turned into a short-time Fourier transform
    (STFT, `n_fft` 1024, hop 256). Each time-frequency cell becomes a pixel: **R = magnitude in dB**,
-   **G = phase**. That is the left image above (low frequencies at the bottom).
+   **G = phase**. That is the voice's image above (low frequencies at the bottom); its dB view shows R alone.
+   The **plan** is read from your voice too (key, tempo, beats, a chord per half bar, as in Microsoft's MySong):
+   the chord chart. It is drawn in **B**, the image's blue channel, as the chord tones' pitches and beat marks
+   ("Show the plan"); a generator trained with it plays those chords on that beat. Change the key, major or
+   minor, the chord complexity or the tempo and the song is made again.
 2. A **pix2pix U-Net** (a conditional GAN generator, Keras 3) translates the voice image into the image of
-   a whole song — the right image.
+   a whole song — the song's image.
 3. The predicted image is decoded back to audio: magnitude from R, phase from the generator's phase channel
    (raw phase, or instantaneous frequency summed along time) or rebuilt from the magnitude by phase-gradient
    heap integration (optionally refined by Griffin-Lim), then the inverse STFT.
@@ -74,15 +105,18 @@ class SongApp:
     Args:
         weights: a weights directory or Hugging Face Hub id; None for :func:`default_weights`.
         input_roots: folders the voice file must be inside; None for gradio's upload folder and ``examples/``.
-        keep_seconds: per-request output folders older than this are removed at the next request (gradio has
-            copied their files into its own cache by then) and all of them when the process exits.
+        keep_seconds: a request's own folder (the files gradio copies into its cache when the handler returns)
+            is removed, with its files, at the first request this long after it, and all of them at exit.
+        delete_cache: gradio's (frequency, age) in seconds for purging its cache; gradio deletes the files but
+            keeps their folders, so the empty ones older than ``age`` are removed too. None: not swept.
     """
 
     def __init__(
         self,
         weights: str | os.PathLike | None = None,
         input_roots: list[str | os.PathLike] | None = None,
-        keep_seconds: float = DELETE_CACHE[1],
+        keep_seconds: float = REQUEST_FILES_SECONDS,
+        delete_cache: tuple[int, int] | None = DELETE_CACHE,
     ):
         self.weights = str(weights) if weights is not None else default_weights()
         self.model: SongGenerator | None = None
@@ -96,27 +130,46 @@ class SongApp:
             input_roots = [gr.utils.get_upload_folder(), EXAMPLES_DIR]
         self.input_roots = [Path(root).resolve() for root in input_roots]
         self.keep_seconds = keep_seconds
+        self.delete_cache = delete_cache
+        self.cache_root = Path(gr.utils.get_upload_folder())
+        self._last_cache_sweep = time.time()
+        self._purge_lock = threading.Lock()
+        self.kept = KeptSongs(KEPT_SONGS_BYTES)
         self.work_root = Path(tempfile.mkdtemp(prefix="vocals2song-app-"))
         atexit.register(shutil.rmtree, self.work_root, True)
+        if self.model is not None:
+            config = self.model.config.spectrogram
+            self.decibel_views = DecibelViews(["Your voice", "Predicted song"], config)
 
     def warm_up(self) -> None:
-        """One dummy generation of ``WARMUP_SECONDS`` of a tone, so the first person does not wait for tracing."""
+        """Take every path a request takes once, so that no person waits for a first call: the generator on each
+        input shape a request can give it (TensorFlow prepares its kernels per shape), then two whole requests
+        (44.1 and 48 kHz, both output modes, both phases) with their images, dB views and downloads."""
         if self.model is None:
             return
-        sample_rate = self.model.config.spectrogram.sample_rate
-        time_axis = np.arange(int(WARMUP_SECONDS * sample_rate)) / sample_rate
         started = time.perf_counter()
-        vocals_to_song((0.3 * np.sin(2 * np.pi * 220.0 * time_axis)).astype(np.float32), sample_rate, self.model)
+        for shape in generator_input_shapes(self.model, MAX_SECONDS):
+            self.model.network(np.zeros(shape, dtype=np.float32), training=False)
+        folder = Path(tempfile.mkdtemp(prefix="warm-up-", dir=self.work_root))
+        try:
+            for sample_rate, mode, phase in ((44100, "mixture", "predicted"), (48000, "accompaniment", "griffinlim")):
+                path = write_tone(folder / f"tone-{sample_rate}.wav", WARMUP_SECONDS, sample_rate)
+                key = self._respond(path, mode, 0, phase, lambda *args, **kwargs: None)[-1]
+                write_downloads(self.kept.pop(key), folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         logger.info("Generator from %s warmed up in %.2f s", self.model.source, time.perf_counter() - started)
 
-    def generate(self, voice, mode="mixture", seed=0, phase="predicted", progress=gr.Progress()):
-        """Voice file → the outputs of the UI, in the order of :data:`OUTPUT_NAMES`.
+    def generate(self, voice, mode="mixture", seed=0, phase="predicted", key="auto", happy="auto", jazz=DEFAULT_JAZZ,
+                 tempo=0, show_plan=False, progress=gr.Progress()):
+        """Voice file → the outputs of the UI, in the order of :data:`OUTPUT_NAMES`; the last, a key to the song
+        kept for :meth:`downloads`, goes to a ``gr.State`` (API clients do not see it).
 
         Every person-facing failure raises ``gr.Error`` with one sentence; anything unexpected is logged
         and reported with :data:`FAILURE_MESSAGE`.
         """
         try:
-            return self._generate(voice, mode, seed, phase, progress)
+            return self._generate(voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, progress)
         except gr.Error:
             raise
         except Vocals2SongError as error:
@@ -125,15 +178,48 @@ class SongApp:
             logger.exception("Generation failed for %r", voice)
             raise user_error(FAILURE_MESSAGE) from None
 
-    def _generate(self, voice, mode, seed, phase, progress):
+    def _generate(self, voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, progress):
         if self.model is None:
             raise WeightsError(self.weights_error or "No trained generator is loaded.")
         path = self._checked_path(voice)
         mode = _checked_choice(mode, MODES, "output mode")
         phase = _checked_choice(phase, PHASES, "phase")
         seed = _checked_seed(seed)
-        self._purge_old_requests()
+        plan = _checked_plan_controls(key, happy, jazz, tempo)
+        self.purge()
+        return self._respond(path, mode, seed, phase, progress, plan, bool(show_plan))
 
+    def remake(self, voice, mode="mixture", seed=0, phase="predicted", key="auto", happy="auto", jazz=DEFAULT_JAZZ,
+               tempo=0, show_plan=False, progress=gr.Progress()):
+        """:meth:`generate` after a plan control changed; nothing happens while there is no voice yet."""
+        if voice is None or voice == "":
+            return tuple(gr.skip() for _ in OUTPUT_NAMES)
+        return self.generate(voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, progress)
+
+    def scaled_tempo(self, song_key: str | None, tempo, factor: float):
+        """The "½ tempo" and "2× tempo" fixes: the tempo field set to the current plan's tempo (the one given, or
+        the one read from the voice) times ``factor``, within 30-300 BPM. Without a song yet, nothing changes."""
+        kept = self.kept.get(song_key) if song_key else None
+        current = _checked_tempo(tempo) or (kept.harmony.tempo_bpm if kept is not None and kept.harmony else None)
+        if current is None:
+            return gr.skip()
+        return round(float(np.clip(current * factor, 30.0, MAX_TEMPO_BPM)), 1)
+
+    def voice_picture(self, song_key: str | None, show_plan):
+        """The voice image again, with or without its plan (B) shown, from the kept song; nothing without one."""
+        kept = self.kept.get(song_key) if song_key else None
+        if kept is None:
+            return gr.skip()
+        folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_root))
+        path = folder / ("voice-plan.jpg" if show_plan else "voice-image.jpg")
+        path.write_bytes(display_jpeg(kept.voice_image, show_plan=bool(show_plan)))
+        return str(path)
+
+    def _respond(self, path: Path, mode: str, seed: int, phase: str, progress, plan: dict | None = None,
+                 show_plan: bool = False) -> tuple:
+        """A checked request → its outputs; the two display images are written to a new request folder (gradio
+        copies them into its cache; the three WAVs it writes there itself)."""
+        progress = throttled(progress, PROGRESS_SECONDS)
         progress(0.0, desc="Reading your recording")
         audio = load_audio(path, max_seconds=MAX_SECONDS)
         result = vocals_to_song(
@@ -144,34 +230,56 @@ class SongApp:
             phase=phase,
             seed=seed,
             progress=lambda fraction, stage: progress(0.05 + 0.85 * fraction, desc=stage.capitalize()),
+            **(plan or {}),
         )
-        progress(0.9, desc="Writing files")
-        config = self.model.config.spectrogram
+        progress(0.9, desc="Drawing")
         request_dir = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_root))
+        voice_image, song_image = request_dir / "voice-image.jpg", request_dir / "song-image.jpg"
+        voice_image.write_bytes(display_jpeg(result.voice_image, show_plan=show_plan))
+        song_image.write_bytes(display_jpeg(result.song_image))
+        voice_decibels, song_decibels = self.decibel_views.render([result.voice_image, result.song_image])
         length = len(result.song)
-        song_wav = write_wav(request_dir / "vocals2song-song.wav", result.song, result.sample_rate)
-        voice_png = save_image(
-            request_dir / "vocals2song-voice.png", image_to_spectrogram(result.voice_image, config), config, 16, length
-        )
-        song_png = save_image(
-            request_dir / "vocals2song-song.png", image_to_spectrogram(result.song_image, config), config, 16, length
-        )
-        figure = spectrogram_figure(result.voice_image, result.song_image, config)
         status = f"Done: {length / result.sample_rate:.1f} s of song, seed {seed}."
         if audio.truncated:
             status = (
                 f"⚠️ Your recording is longer than {MAX_SECONDS} s; only its first {MAX_SECONDS} s were used. {status}"
             )
         return (
-            display_image(result.voice_image),
-            display_image(result.song_image),
-            figure,
-            _audio_output(result.voice, result.sample_rate),
-            _audio_output(result.song, result.sample_rate),
-            _audio_output(result.accompaniment, result.sample_rate),
-            [str(song_wav), str(voice_png), str(song_png)],
+            str(voice_image),
+            str(song_image),
+            plot_data(voice_decibels),
+            plot_data(song_decibels),
+            _audio_output(result.voice, result.sample_rate, request_dir.name),
+            _audio_output(result.song, result.sample_rate, request_dir.name),
+            _audio_output(result.accompaniment, result.sample_rate, request_dir.name),
+            chord_chart_html(result.harmony),
             status,
+            self.kept.add(KeptSong(result.song, result.voice_image, result.song_image, self.model.config.spectrogram,
+                                   result.harmony)),
         )
+
+    def example(self, voice, progress=gr.Progress()):
+        """:meth:`generate` for an example voice with the default options, without the key (examples are cached)."""
+        return self.generate(voice, progress=progress)[:-1]
+
+    def downloads(self, key: str | None) -> list[str]:
+        """The song kept under ``key`` (see :meth:`generate`) → paths of its files to download: the song (16-bit
+        WAV), both images (16-bit PNG; the voice's B holds the plan) and the plan as MIDI (melody and chords, for
+        any DAW). Made only when asked: most people never download them."""
+        try:
+            if not key:
+                raise user_error("Generate a song first: the downloads are made from it.")
+            kept = self.kept.get(key)
+            if kept is None:
+                raise user_error("That song is no longer kept here; press Generate again, then Prepare downloads.")
+            self.purge()
+            folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_root))
+            return [str(path) for path in write_downloads(kept, folder)]
+        except gr.Error:
+            raise
+        except Exception:
+            logger.exception("Writing the downloads failed")
+            raise user_error(FAILURE_MESSAGE) from None
 
     def _checked_path(self, voice) -> Path:
         """The uploaded file's path; refuses nothing, non-paths and files outside ``input_roots``."""
@@ -187,27 +295,50 @@ class SongApp:
             raise user_error("Only audio files uploaded to this app can be used.")
         return path
 
-    def _purge_old_requests(self) -> None:
-        """Remove this app's per-request folders older than the cache age (gradio has copied their files)."""
-        now = time.time()
-        for request_dir in self.work_root.glob("request-*"):
-            try:
-                if now - request_dir.stat().st_mtime > self.keep_seconds:
-                    shutil.rmtree(request_dir, ignore_errors=True)
-            except FileNotFoundError:
-                pass
+    def purge(self) -> None:
+        """Remove this app's request folders older than ``keep_seconds`` (gradio has copied their files) and, at
+        most every ``delete_cache[0]`` seconds, the empty folders gradio's cache purge leaves behind."""
+        with self._purge_lock:
+            now = time.time()
+            for request_dir in self.work_root.glob("request-*"):
+                try:
+                    if now - request_dir.stat().st_mtime > self.keep_seconds:
+                        shutil.rmtree(request_dir, ignore_errors=True)
+                except FileNotFoundError:
+                    pass
+            if self.delete_cache and now - self._last_cache_sweep >= self.delete_cache[0]:
+                self._last_cache_sweep = now
+                remove_empty_cache_folders(self.cache_root, self.delete_cache[1])
 
 
 OUTPUT_NAMES = (
     "voice_image",
     "song_image",
-    "spectrograms",
+    "voice_decibels",
+    "song_decibels",
     "voice_audio",
     "song_audio",
     "accompaniment_audio",
-    "downloads",
+    "chord_chart",
     "status",
+    "song_key",
 )
+def throttled(progress, seconds: float):
+    """``progress`` called at most once every ``seconds`` (each call is a message to the page or API client)."""
+    last = [-math.inf]
+
+    def report(fraction: float, desc: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= seconds:
+            last[0] = now
+            progress(fraction, desc=desc)
+
+    return report
+
+
+def plot_data(png: bytes) -> PlotData:
+    """A rendered PNG as gradio's matplotlib plot value (sent inline with the other outputs, no file)."""
+    return PlotData(type="matplotlib", plot="data:image/png;base64," + base64.b64encode(png).decode("ascii"))
 
 
 def user_error(message: str) -> gr.Error:
@@ -237,47 +368,60 @@ def _checked_seed(seed) -> int:
     return int(number)
 
 
-def _audio_output(samples: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray]:
-    """Checked int16 audio for gradio (a float array would be peak-normalised, and one NaN silences it)."""
+def _checked_tempo(tempo) -> float | None:
+    """The tempo field → beats per minute, or None for "auto" (empty or 0)."""
+    if tempo is None or tempo == "":
+        return None
+    try:
+        number = float(tempo)
+    except (TypeError, ValueError):
+        raise user_error(f"The tempo must be a number of beats per minute up to {MAX_TEMPO_BPM}, or 0 for auto.") from None
+    if not math.isfinite(number) or not 0 <= number <= MAX_TEMPO_BPM:
+        raise user_error(f"The tempo must be a number of beats per minute up to {MAX_TEMPO_BPM}, or 0 for auto.")
+    return number or None
+
+
+def _checked_plan_controls(key, happy, jazz, tempo) -> dict:
+    """The plan controls → keyword arguments of :func:`vocals_to_song` (key, happy, jazz, tempo); one sentence
+    for anything out of range (the tempo's lower bound is checked by the estimator)."""
+    key = _checked_choice(key or "auto", KEYS, "key")
+    happy = _checked_choice(happy or "auto", HAPPY, "major/minor choice")
+    try:
+        jazz = DEFAULT_JAZZ if jazz is None or jazz == "" else float(jazz)
+    except (TypeError, ValueError):
+        raise user_error("The chord complexity must be a number from 0 to 1.") from None
+    if not math.isfinite(jazz) or not 0.0 <= jazz <= 1.0:
+        raise user_error("The chord complexity must be a number from 0 to 1.")
+    return {"key": None if key == "auto" else key, "happy": HAPPY_VALUES[happy], "jazz": jazz,
+            "tempo": _checked_tempo(tempo)}
+
+
+def chord_chart_html(harmony: Harmony | None) -> str:
+    """The plan as a chord chart: key and tempo, then the bars (:func:`vocals2song.harmony.chart_bars`), four a
+    row, each bar's chords in it. Escaped HTML; an empty string without a plan."""
+    if harmony is None:
+        return ""
+    cells = [" ".join(html.escape(name) for name in names) for _, _, names in chart_bars(harmony)]
+    rows = []
+    for first in range(0, len(cells), BARS_PER_ROW):
+        row = "".join(f"<td>{cell}</td>" for cell in cells[first:first + BARS_PER_ROW])
+        rows.append(f"<tr>{row}</tr>")
+    heading = (f"<p><b>{html.escape(harmony.key_name)}</b>, {harmony.tempo_bpm:.0f} BPM, "
+               f"{len(cells)} bars</p>")
+    return f'<div class="chord-chart">{heading}<table>{"".join(rows)}</table></div>'
+
+
+def _audio_output(samples: np.ndarray, sample_rate: int, request: str) -> bytes:
+    """Checked audio for gradio as the bytes of a 16-bit WAV that names its request in a comment.
+
+    Not a float array: gradio would peak-normalise it, and one NaN silences it. Not an int16 array or plain WAV
+    bytes either: gradio caches those by content and rewrites the file in place, so two requests with the
+    same output (same voice, same seed) would truncate a file while the other's client is fetching it. The
+    comment makes each request's files its own; a file path would cost an ffprobe run per player.
+    """
     if not np.all(np.isfinite(samples)):
         raise Vocals2SongError("Processing failed: the model produced invalid samples.")
-    return int(sample_rate), to_int16(samples)
-
-
-def spectrogram_figure(voice_image: np.ndarray, song_image: np.ndarray, config: SpectrogramConfig):
-    """Two panels, voice and song: R in dB over time (s) and frequency (Hz), one colour scale.
-
-    Args:
-        voice_image, song_image: float R/G images, shape (nb_bins, nb_frames, 3), row 0 = DC.
-    Returns:
-        a ``matplotlib.figure.Figure`` (Agg; no pyplot state, gradio closes it after rendering).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    nb_bins, nb_frames, _ = voice_image.shape
-    extent = (0.0, nb_frames * config.hop_length / config.sample_rate, 0.0, config.sample_rate / 2)
-    figure = Figure(figsize=(11, 3.6), dpi=100, layout="constrained")
-    axes = figure.subplots(1, 2, sharey=True)
-    for axis, image, title in zip(axes, (voice_image, song_image), ("Your voice", "Predicted song")):
-        decibels = config.db_floor + np.clip(image[..., 0], 0.0, 1.0) * (config.db_ceiling - config.db_floor)
-        mesh = axis.imshow(
-            decibels,
-            origin="lower",
-            aspect="auto",
-            extent=extent,
-            vmin=config.db_floor,
-            vmax=config.db_ceiling,
-            cmap="magma",
-            interpolation="nearest",
-        )
-        axis.set_title(title)
-        axis.set_xlabel("time (s)")
-    axes[0].set_ylabel("frequency (Hz)")
-    figure.colorbar(mesh, ax=list(axes), label="magnitude (dB)")
-    return figure
+    return wav_bytes(samples, sample_rate, comment=f"Vocals2Song request {request}")
 
 
 def output_mode_radio(model: SongGenerator | None) -> gr.Radio:
@@ -296,13 +440,19 @@ def _example_files() -> list[list[str]]:
 def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[int, int] | None = DELETE_CACHE):
     """Load and warm up the generator, then build the UI (queue configured; not launched).
 
+    The page is one column on a phone: inputs, then the voice (image, dB view, player), then the song (image,
+    dB view, players), then the downloads. From about 660 px wide, inputs and controls sit side by side, and so
+    do the voice and the song. More controls fit in a row under the inputs, a picture of both (a chart) across
+    the page under the two columns, more files in the downloads.
+
     Args:
         weights: a weights directory or Hugging Face Hub id; None for ``$VOCALS2SONG_WEIGHTS`` or ``weights/``.
         delete_cache: gradio's (frequency, age) in seconds for purging uploads and outputs.
     Returns:
         the ``gr.Blocks``; its handler is ``demo.song_app.generate``.
     """
-    song_app = SongApp(weights, keep_seconds=delete_cache[1] if delete_cache else DELETE_CACHE[1])
+    keep_seconds = min(REQUEST_FILES_SECONDS, delete_cache[1]) if delete_cache else REQUEST_FILES_SECONDS
+    song_app = SongApp(weights, keep_seconds=keep_seconds, delete_cache=delete_cache)
     song_app.warm_up()
 
     with gr.Blocks(title="Vocals2Song", delete_cache=delete_cache, analytics_enabled=False) as demo:
@@ -314,41 +464,64 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
             gr.Markdown(f"> ⚠️ **No trained generator is available, so the demo cannot generate yet.** "
                         f"{html.escape(song_app.weights_error or '')}", elem_id="weights-notice")  # fmt: skip
         with gr.Row():
-            with gr.Column(scale=2):
+            with gr.Column(scale=2, min_width=COLUMN_MIN_WIDTH):
                 voice = gr.Audio(
                     sources=["microphone", "upload"], type="filepath", label="Your voice", elem_id="voice-input"
                 )
-            with gr.Column(scale=1):
+            with gr.Column(scale=1, min_width=COLUMN_MIN_WIDTH):
                 mode = output_mode_radio(song_app.model)
                 with gr.Row():
-                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Variation seed")
-                    surprise = gr.Button("🎲 Surprise me", size="sm")
+                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Variation seed",
+                                     min_width=120)  # fmt: skip
+                    surprise = gr.Button("🎲 Surprise me", size="sm", min_width=120)
                 phase = gr.Radio(PHASES, value="predicted", label="Phase")
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")
+        with gr.Row(elem_id="plan-controls"):
+            key = gr.Dropdown(KEYS, value="auto", label="Key", min_width=140, elem_id="key")
+            happy = gr.Dropdown(HAPPY, value="auto", label="Major or minor", min_width=140, elem_id="happy")
+            jazz = gr.Slider(0.0, 1.0, value=DEFAULT_JAZZ, step=0.1, label="Chord complexity",
+                             info="0: common progressions; 1: the melody's own chords, more sevenths",
+                             min_width=200, elem_id="jazz")  # fmt: skip
+            with gr.Column(min_width=200):
+                tempo = gr.Number(value=0, minimum=0, maximum=MAX_TEMPO_BPM, label="Tempo (BPM, 0 = auto)",
+                                  elem_id="tempo")  # fmt: skip
+                with gr.Row():
+                    half_tempo = gr.Button("½ tempo", size="sm", min_width=80, elem_id="half-tempo")
+                    double_tempo = gr.Button("2× tempo", size="sm", min_width=80, elem_id="double-tempo")
         status = gr.Markdown(elem_id="status")
-        with gr.Row(equal_height=True):
-            voice_image = gr.Image(label="Voice as R/G image", height=IMAGE_HEIGHT, interactive=False,
-                                   format="png", elem_id="voice-image")  # fmt: skip
-            song_image = gr.Image(label="Predicted song as R/G image", height=IMAGE_HEIGHT, interactive=False,
-                                  format="png", elem_id="song-image")  # fmt: skip
-        spectrograms = gr.Plot(label="Spectrograms (R channel, dB)", format="png")
-        with gr.Row():
-            voice_audio = gr.Audio(label="Your voice", interactive=False, elem_id="voice-audio")
-            song_audio = gr.Audio(label="Predicted song", interactive=False, elem_id="song-audio")
-            accompaniment_audio = gr.Audio(label="Accompaniment alone", interactive=False,
-                                           elem_id="accompaniment-audio")  # fmt: skip
-        downloads = gr.File(label="Downloads: song WAV and the two 16-bit R/G PNG images", file_count="multiple",
-                            interactive=False)  # fmt: skip
-        outputs = [voice_image, song_image, spectrograms, voice_audio, song_audio, accompaniment_audio, downloads,
-                   status]  # fmt: skip
+        with gr.Row(equal_height=False, elem_id="outputs"):
+            with gr.Column(min_width=COLUMN_MIN_WIDTH):
+                voice_image = gr.Image(label="Your voice as an R/G image", height=IMAGE_HEIGHT, interactive=False,
+                                       elem_id="voice-image")  # fmt: skip
+                show_plan = gr.Checkbox(False, label="Show the plan (the B channel: chord tones and beats, in blue)",
+                                        elem_id="show-plan")  # fmt: skip
+                voice_decibels = gr.Plot(label="Your voice in dB", show_label=False, format="png",
+                                         elem_id="voice-decibels")  # fmt: skip
+                voice_audio = gr.Audio(label="Your voice", interactive=False, elem_id="voice-audio")
+            with gr.Column(min_width=COLUMN_MIN_WIDTH):
+                song_image = gr.Image(label="Predicted song as an R/G image", height=IMAGE_HEIGHT, interactive=False,
+                                      elem_id="song-image")  # fmt: skip
+                song_decibels = gr.Plot(label="Predicted song in dB", show_label=False, format="png",
+                                        elem_id="song-decibels")  # fmt: skip
+                song_audio = gr.Audio(label="Predicted song", interactive=False, elem_id="song-audio")
+                accompaniment_audio = gr.Audio(label="Accompaniment alone", interactive=False,
+                                               elem_id="accompaniment-audio")  # fmt: skip
+        chord_chart = gr.HTML(label="Chord chart", elem_id="chord-chart")
+        prepare = gr.Button("Prepare downloads: the song (WAV), both images (16-bit PNG) and the plan (MIDI)",
+                            size="sm", elem_id="prepare-downloads")  # fmt: skip
+        downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
+        song_key = gr.State()  # which kept song "Prepare downloads" writes
+        outputs = [voice_image, song_image, voice_decibels, song_decibels, voice_audio, song_audio,
+                   accompaniment_audio, chord_chart, status, song_key]  # fmt: skip
+        request_inputs = [voice, mode, seed, phase, key, happy, jazz, tempo, show_plan]
 
         examples = _example_files()
         if examples:
             gr.Examples(
                 examples,
                 inputs=[voice],
-                outputs=outputs,
-                fn=song_app.generate,
+                outputs=outputs[:-1],  # a cached example has no kept song
+                fn=song_app.example,
                 cache_examples=song_app.model is not None,
                 cache_mode="lazy",
                 label="Example voices",
@@ -356,22 +529,37 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
         gr.Markdown(HOW_IT_WORKS)
 
         surprise.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private", queue=False)
+        generate.click(lambda: None, outputs=downloads, api_visibility="private", queue=False)  # not the old song's
         generate.click(
             song_app.generate,
-            inputs=[voice, mode, seed, phase],
+            inputs=request_inputs,
             outputs=outputs,
             api_name="generate",
             concurrency_limit=CONCURRENCY_LIMIT,
+            concurrency_id="generator",
         )
+        # A changed plan control makes the song again (once there is a voice); the tempo buttons set the field first.
+        gr.on([key.change, happy.change, jazz.release, tempo.submit], song_app.remake, inputs=request_inputs,
+              outputs=outputs, api_visibility="private", concurrency_limit=CONCURRENCY_LIMIT,
+              concurrency_id="generator")  # fmt: skip
+        for button, factor in ((half_tempo, 0.5), (double_tempo, 2.0)):
+            button.click(functools.partial(song_app.scaled_tempo, factor=factor), inputs=[song_key, tempo],
+                         outputs=tempo, api_visibility="private", queue=False).then(
+                song_app.remake, inputs=request_inputs, outputs=outputs, api_visibility="private",
+                concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
+        show_plan.change(song_app.voice_picture, inputs=[song_key, show_plan], outputs=voice_image,
+                         api_visibility="private", queue=False)  # fmt: skip
+        prepare.click(song_app.downloads, inputs=song_key, outputs=downloads, api_name="downloads",
+                      concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
     demo.song_app = song_app
     return demo
 
 
 def launch_options() -> dict:
-    """Keyword arguments for ``demo.launch``: limits, no error details, loopback unless on a Space."""
+    """Keyword arguments for ``demo.launch``: limits, no error details, loopback unless on a Space, the chart's CSS."""
     server_name = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
-    return {"server_name": server_name, "max_file_size": MAX_FILE_SIZE, "show_error": False}
+    return {"server_name": server_name, "max_file_size": MAX_FILE_SIZE, "show_error": False, "css": CHART_CSS}
 
 
 def main() -> None:

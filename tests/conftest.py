@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,24 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SEED_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "seed-samples"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_temp_folder(tmp_path_factory) -> Path:
+    """Send every temporary file of the suite to a folder inside pytest's own: this process's ``tempfile``
+    module, the processes it starts (``TMPDIR``: the CLI, the trainer, Chromium, Playwright, ffmpeg) and gradio's
+    cache (``GRADIO_TEMP_DIR``). Some libraries leave things in the system temp folder (gradio_client an empty
+    folder per file it downloads, TensorFlow's autograph its generated sources), so nothing may go there.
+
+    Modules that import gradio must do so inside fixtures: gradio reads ``GRADIO_TEMP_DIR`` when imported.
+    """
+    folder = tmp_path_factory.mktemp("system-temp", numbered=False)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(tempfile, "tempdir", str(folder))
+    patch.setenv("TMPDIR", str(folder))
+    patch.setenv("GRADIO_TEMP_DIR", str(folder / "gradio"))
+    yield folder
+    patch.undo()
 
 
 def synthetic_voice(seconds: float, sample_rate: int = 22050, f0: float = 220.0, seed: int = 0) -> np.ndarray:

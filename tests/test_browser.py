@@ -1,9 +1,12 @@
 """The app in a real browser (BAD_INPUTS 18): Chromium's fake microphone sings into the page, we click
 record, stop, Generate, and check the images and the song that come back.
 
+Then the same page on a phone-width screen (390 px): everything stacks in one column and stays legible.
+
 Needs Playwright (python) and Debian's Chromium at /usr/bin/chromium; skipped with the reason otherwise.
-Set VOCALS2SONG_SCREENSHOT=1 to also write docs/screenshot.png (the committed screenshot comes from here); it
-then uses the packaged generator in weights/ when there is one, else the tiny random-init one of the tests.
+Set VOCALS2SONG_SCREENSHOT=1 to also write docs/screenshot.png and docs/screenshot-phone.png (the committed
+screenshots come from here); it then uses the packaged generator in weights/ when there is one, else the tiny
+random-init one of the tests.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import shutil
 import socket
 import sys
 from pathlib import Path
@@ -26,6 +28,9 @@ sys.path.insert(0, str(ROOT))
 CHROMIUM = "/usr/bin/chromium"
 VOICE_HZ = 440.0
 RECORD_SECONDS = 3.0
+PHONE = {"width": 390, "height": 844}  # CSS pixels of a common phone
+DECIBEL_VIEW_WIDTH = 720  # pixels of the dB view's PNG (app: 4.8 in at 150 dpi), its text 10.5 pt at 150 dpi
+SMALLEST_TEXT_PX = 9.0  # the dB view's text may not be shown smaller than this (CSS pixels)
 
 pytestmark = [
     pytest.mark.browser,
@@ -109,7 +114,7 @@ def test_microphone_to_song(app_url, browser, tmp_path):
     context = browser.new_context(viewport={"width": 1280, "height": 1400}, permissions=["microphone"])
     page = context.new_page()
     try:
-        page.goto(app_url, wait_until="networkidle")
+        open_app(page, app_url)
         voice_input = page.locator("#voice-input")
         voice_input.get_by_role("button", name="Record", exact=True).click()
         page.wait_for_timeout(RECORD_SECONDS * 1000)
@@ -140,15 +145,32 @@ def test_microphone_to_song(app_url, browser, tmp_path):
         assert abs(peak_frequency(voice, voice_rate) - VOICE_HZ) < 15.0
         status = page.locator("#status").inner_text()
         assert "Done" in status
+        tops = page.evaluate("['#voice-image img', '#song-image img'].map(s => document.querySelector(s)"
+                             ".getBoundingClientRect()).map(b => [b.left, b.top])")  # fmt: skip
+        assert tops[0][0] < tops[1][0] and abs(tops[0][1] - tops[1][1]) < 1  # side by side on a wide screen
+        page.locator("#voice-decibels img").wait_for(state="visible", timeout=10_000)
 
+        page.locator("#prepare-downloads").click()  # the downloads are made when asked for
+        page.locator("#downloads a").nth(3).wait_for(timeout=30_000)
+        links = page.evaluate("[...document.querySelectorAll('#downloads a')].map(a => a.href.split('/').pop())")
+        assert links == ["vocals2song-song.wav", "vocals2song-voice.png", "vocals2song-song.png",
+                         "vocals2song-plan.mid"], links
+
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(500)
         page.screenshot(path=str(tmp_path / "screenshot.png"), full_page=False)
         if os.environ.get("VOCALS2SONG_SCREENSHOT"):
-            page.wait_for_timeout(500)
-            target = ROOT / "docs" / "screenshot.png"
-            page.screenshot(path=str(tmp_path / "docs-screenshot.png"), full_page=False)
-            shutil.copyfile(tmp_path / "docs-screenshot.png", target)
+            save_small_png(tmp_path / "screenshot.png", ROOT / "docs" / "screenshot.png")
     finally:
         context.close()
+
+
+def save_small_png(source: Path, target: Path) -> None:
+    """A screenshot for the docs: 256 colours (adaptive palette, dithered), about half the size."""
+    from PIL import Image
+
+    with Image.open(source) as screenshot:
+        screenshot.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=256).save(target, optimize=True)
 
 
 def fetch_audio(page, selector: str) -> tuple[np.ndarray, int, float]:
@@ -175,6 +197,123 @@ def fetch_audio(page, selector: str) -> tuple[np.ndarray, int, float]:
     return samples, sample_rate, float(loaded["seconds"])
 
 
+def open_app(page, url: str) -> None:
+    """Load the page until the app is built (not "networkidle": gradio keeps a heartbeat stream open per session)."""
+    page.goto(url, wait_until="load")
+    page.locator("#generate").wait_for(state="visible", timeout=60_000)
+    page.locator("#voice-input").get_by_role("button").first.wait_for(state="visible", timeout=60_000)
+
+
+def upload_and_generate(page, voice: Path) -> None:
+    with page.expect_file_chooser() as chooser:
+        page.locator("#voice-input").get_by_role("button", name="Upload file").click()
+        page.locator("#voice-input").get_by_text("Click to Upload", exact=False).first.click()
+    chooser.value.set_files(str(voice))
+    page.wait_for_timeout(1500)
+    page.locator("#generate").click()
+    page.locator("#song-image img").wait_for(state="visible", timeout=60_000)
+    page.locator("#song-decibels img").wait_for(state="visible", timeout=60_000)
+
+
+def test_phone_width_stacks_and_stays_legible(app_url, browser, tmp_path):
+    """At 390 px the inputs, the voice's image, dB view and player, then the song's, come one under the other,
+    nothing is wider than the screen, and the dB views' text is shown at 9 px or more."""
+    voice = fake_voice(tmp_path / "phone.wav", seconds=4.0)
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        open_app(page, app_url)
+        upload_and_generate(page, voice)
+        boxes = page.evaluate(
+            """(selectors) => Object.fromEntries(selectors.map((selector) => {
+                const box = document.querySelector(selector).getBoundingClientRect();
+                return [selector, [box.left, box.top, box.width, box.height]];
+            }))""",
+            ["#voice-input", "#generate", "#voice-image img", "#voice-decibels img", "#voice-audio",
+             "#song-image img", "#song-decibels img", "#song-audio", "#accompaniment-audio"],
+        )
+        order = list(boxes)
+        for above, below in zip(order, order[1:]):
+            assert boxes[above][1] + boxes[above][3] <= boxes[below][1] + 1, (above, below, boxes)
+        for selector, (left, top, width, height) in boxes.items():
+            assert left >= 0 and left + width <= PHONE["width"] + 0.5, (selector, boxes[selector])
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        for selector in ("#voice-decibels img", "#song-decibels img"):
+            text_px = 10.5 * 150 / 72 * boxes[selector][2] / DECIBEL_VIEW_WIDTH
+            assert text_px >= SMALLEST_TEXT_PX, (selector, boxes[selector], text_px)
+        page.locator("#status").get_by_text("Done").wait_for(timeout=10_000)
+
+        # the voice's image, dB view and player, and the song's image and dB view: what a phone shows first
+        top = page.evaluate("document.querySelector('#outputs').getBoundingClientRect().top + window.scrollY")
+        bottom = page.evaluate("document.querySelector('#song-decibels').getBoundingClientRect().bottom"
+                               " + window.scrollY")  # fmt: skip
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True,
+                        clip={"x": 0, "y": top - 8, "width": PHONE["width"], "height": bottom - top + 16})  # fmt: skip
+        if os.environ.get("VOCALS2SONG_SCREENSHOT"):
+            save_small_png(tmp_path / "phone.png", ROOT / "docs" / "screenshot-phone.png")
+    finally:
+        context.close()
+
+
+def chart_heading(page) -> str:
+    return page.locator("#chord-chart p").first.inner_text()
+
+
+def test_chord_chart_plan_controls_and_the_b_toggle(app_url, browser, tmp_path):
+    """After a song the chord chart shows key, tempo and bars; "Show the plan" puts B (blue) on the voice's image
+    and takes it off; choosing a key, or halving the tempo, makes the song again with that plan."""
+    voice = fake_voice(tmp_path / "plan.wav", seconds=4.0)
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    page = context.new_page()
+    try:
+        open_app(page, app_url)
+        upload_and_generate(page, voice)
+        page.locator("#chord-chart td").first.wait_for(state="visible", timeout=30_000)
+        heading = chart_heading(page)
+        assert "BPM" in heading and page.locator("#chord-chart td").count() >= 1, heading
+        tempo = float(heading.split(",")[1].split("BPM")[0])
+
+        def blue_share() -> float:
+            return page.evaluate("""async () => {
+                const img = document.querySelector('#voice-image img');
+                await img.decode();
+                const canvas = document.createElement('canvas');
+                canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+                const context = canvas.getContext('2d');
+                context.drawImage(img, 0, 0);
+                const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+                let blue = 0;
+                for (let i = 2; i < data.length; i += 4) if (data[i] > 100) blue++;
+                return blue / (data.length / 4);
+            }""")
+
+        plain = blue_share()
+        source = page.locator("#voice-image img").get_attribute("src")
+        page.locator("#show-plan input").check()
+        page.wait_for_function("(old) => document.querySelector('#voice-image img').src !== old", arg=source,
+                               timeout=30_000)  # fmt: skip
+        shown = blue_share()
+        assert plain < 0.001 < 0.01 < shown, (plain, shown)
+        page.locator("#show-plan input").uncheck()
+        page.wait_for_timeout(1500)
+        assert blue_share() < 0.001
+
+        page.locator("#key input").click()
+        page.get_by_role("option", name="D", exact=True).click()
+        page.wait_for_function("() => document.querySelector('#chord-chart p')?.innerText.startsWith('D ')",
+                               timeout=60_000)  # fmt: skip
+        page.locator("#half-tempo").click()
+        page.wait_for_function("() => Number(document.querySelector('#tempo input').value) > 0", timeout=30_000)
+        halved = float(page.locator("#tempo input").input_value())
+        assert halved == pytest.approx(tempo / 2, abs=0.6)  # the plan's tempo (the chart shows it rounded), halved
+        page.wait_for_function(
+            "(bpm) => (document.querySelector('#chord-chart p')?.innerText || '').includes(', ' + bpm + ' BPM')",
+            arg=f"{halved:.0f}", timeout=60_000)  # fmt: skip
+        assert chart_heading(page).startswith("D ")  # the key chosen before stays
+    finally:
+        context.close()
+
+
 def test_upload_works_when_the_microphone_is_denied(app_url, playwright, tmp_path):
     """BAD_INPUTS 19: no microphone permission (and no fake device); uploading a file still gives a song."""
     voice = fake_voice(tmp_path / "upload.wav", seconds=2.0)
@@ -184,15 +323,9 @@ def test_upload_works_when_the_microphone_is_denied(app_url, playwright, tmp_pat
     context = browser.new_context(viewport={"width": 1280, "height": 1400}, permissions=[])
     try:
         page = context.new_page()
-        page.goto(app_url, wait_until="networkidle")
+        open_app(page, app_url)
         assert page.evaluate("navigator.permissions.query({name: 'microphone'}).then(p => p.state)") != "granted"
-        with page.expect_file_chooser() as chooser:
-            page.locator("#voice-input").get_by_role("button", name="Upload file").click()
-            page.locator("#voice-input").get_by_text("Click to Upload", exact=False).first.click()
-        chooser.value.set_files(str(voice))
-        page.wait_for_timeout(1500)
-        page.locator("#generate").click()
-        page.locator("#song-image img").wait_for(state="visible", timeout=60_000)
+        upload_and_generate(page, voice)
         song, song_rate, _ = fetch_audio(page, "#song-audio")
         assert len(song) / song_rate == pytest.approx(2.0, abs=0.01)
         assert "Done" in page.locator("#status").inner_text()

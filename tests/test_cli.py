@@ -1,5 +1,6 @@
 """The command line, run as a user would (a subprocess): outputs, and one-line errors without tracebacks."""
 
+import shutil
 import subprocess
 import sys
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import synthetic_voice
+from conftest import snr_db, synthetic_voice
 
 
 def run_cli(*arguments, cwd=None):
@@ -42,12 +43,83 @@ def test_song_writes_a_song_and_images(tmp_path, voice_file, tiny_weights_dir):
     assert np.array_equal(song, soundfile.read(tmp_path / "again.wav")[0])
 
 
+def test_song_follows_the_plan_controls_and_writes_midi(tmp_path, voice_file, tiny_weights_dir):
+    import pretty_midi
+
+    from vocals2song.image_files import load_image
+
+    result = run_cli("song", voice_file, "-o", tmp_path / "song.wav", "--weights", tiny_weights_dir, "--key", "G",
+                     "--tempo", 100, "--happy", 1, "--jazz", 0.2, "--midi", tmp_path / "plan.mid",
+                     "--images", tmp_path / "images")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("G major, 100 BPM\n|")  # the chord chart
+    plan = pretty_midi.PrettyMIDI(str(tmp_path / "plan.mid"))
+    assert [instrument.name for instrument in plan.instruments] == ["Melody", "Chords"]
+    assert plan.key_signature_changes[0].key_number == 7
+    assert load_image(tmp_path / "images" / "song.voice.png").plan is not None  # B carries the plan
+    bad = run_cli("song", voice_file, "-o", tmp_path / "x.wav", "--weights", tiny_weights_dir, "--key", "H")
+    assert_one_line_error(bad, "is not a key")
+    bad = run_cli("song", voice_file, "-o", tmp_path / "x.wav", "--weights", tiny_weights_dir, "--tempo", 5000)
+    assert_one_line_error(bad, "tempo must be between")
+
+
 def test_encode_decode_round_trip(tmp_path, voice_file):
     assert run_cli("encode", voice_file, "-o", tmp_path / "voice.png").returncode == 0
     result = run_cli("decode", tmp_path / "voice.png", "-o", tmp_path / "voice.wav")
     assert result.returncode == 0, result.stderr
     decoded, rate = soundfile.read(tmp_path / "voice.wav")
     assert rate == 22050 and len(decoded) == 44100
+
+
+@pytest.fixture(scope="module")
+def model_rate_voice(tmp_path_factory):
+    """A float WAV at the codec's default rate, so encode does not resample and the round trip is the codec's."""
+    path = tmp_path_factory.mktemp("cli-float") / "voice.wav"
+    soundfile.write(path, synthetic_voice(2.0, 22050), 22050, subtype="FLOAT")
+    return path
+
+
+@pytest.mark.parametrize("image, bits, subtype, at_least_db", [("voice.tiff", 32, "FLOAT", 120.0),
+                                                               ("voice.png", 16, "PCM_24", 85.0)])  # fmt: skip
+def test_round_trip_keeps_the_images_precision(tmp_path, model_rate_voice, image, bits, subtype, at_least_db):
+    """encode → decode through the real CLI: the WAV's sample format keeps what the image holds."""
+    assert run_cli("encode", model_rate_voice, "-o", tmp_path / image, "--bits", bits).returncode == 0
+    result = run_cli("decode", tmp_path / image, "-o", tmp_path / "decoded.wav")
+    assert result.returncode == 0, result.stderr
+    assert f"WAV {subtype}" in result.stdout
+    assert soundfile.info(tmp_path / "decoded.wav").subtype == subtype
+    original, _ = soundfile.read(model_rate_voice, dtype="float64")
+    decoded, rate = soundfile.read(tmp_path / "decoded.wav", dtype="float64")
+    assert rate == 22050 and len(decoded) == len(original)
+    assert snr_db(original, decoded) >= at_least_db
+
+
+def test_decode_subtype_is_chosen_with_an_option(tmp_path, model_rate_voice):
+    assert run_cli("encode", model_rate_voice, "-o", tmp_path / "voice.tiff", "--bits", 32).returncode == 0
+    assert run_cli("decode", tmp_path / "voice.tiff", "-o", tmp_path / "x.wav", "--subtype", "PCM_16").returncode == 0
+    assert soundfile.info(tmp_path / "x.wav").subtype == "PCM_16"
+    assert_usage_error(run_cli("decode", tmp_path / "voice.tiff", "-o", tmp_path / "y.wav", "--subtype", "MP3"))
+
+
+def test_decode_subtypes_are_the_ones_write_wav_takes():
+    from vocals2song import audio, cli
+
+    assert cli.WAV_SUBTYPES == audio.WAV_SUBTYPES
+
+
+@pytest.mark.slow
+def test_evaluate_takes_a_training_run_folder(tmp_path, tiny_weights_dir):
+    """A run folder (what `vocals2song train --out` makes) is evaluated through its export/."""
+    from test_evaluate import write_corpus
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_weights_dir, run / "export")
+    (run / "checkpoints").mkdir()
+    corpus = write_corpus(tmp_path / "corpus", ["validation"], seconds=1.0)
+    result = run_cli("evaluate", run, corpus, "--seconds", 1)
+    assert result.returncode == 0, result.stderr
+    assert "| model |" in result.stdout and "1 example(s) of the 'validation' split" in result.stdout
+    assert_one_line_error(run_cli("evaluate", tmp_path / "corpus", corpus), "No trained generator")
 
 
 def test_bmp_in_the_original_format(tmp_path, voice_file):
@@ -80,6 +152,9 @@ def test_bad_image_requests_are_one_line(tmp_path, voice_file):
     assert_one_line_error(run_cli("decode", tmp_path / "missing.png", "-o", tmp_path / "x.wav"), "No image file")
 
 
-def test_usage_errors_exit_non_zero():
-    result = run_cli("song")
+def assert_usage_error(result):
     assert result.returncode == 2 and "usage:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_non_zero():
+    assert_usage_error(run_cli("song"))

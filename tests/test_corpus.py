@@ -65,7 +65,7 @@ def test_sing_empty_melody_gives_empty_audio():
 
 
 def test_split_rule_holds_out_composers():
-    from vocals2song.corpus import split_for_piece
+    from vocals2song.scores import split_for_piece
 
     assert split_for_piece("beethoven/opus18no1/movement1") == "test"
     assert split_for_piece("monteverdi/madrigal.3.1") == "test"
@@ -76,7 +76,7 @@ def test_split_rule_holds_out_composers():
 
 
 def test_selection_is_diverse_and_holds_a_test_piece():
-    from vocals2song.corpus import select_pieces, split_for_piece
+    from vocals2song.scores import select_pieces, split_for_piece
 
     selection = select_pieces(4, seed=0)
     assert len(selection) == 4 and len({piece.composer for piece in selection}) >= 3
@@ -85,7 +85,7 @@ def test_selection_is_diverse_and_holds_a_test_piece():
 
 
 def test_each_piece_is_selected_once_in_its_preferred_format():
-    from vocals2song.corpus import select_pieces
+    from vocals2song.scores import select_pieces
 
     selection = select_pieces(None, seed=0)
     names = [piece.name for piece in selection]
@@ -159,3 +159,85 @@ def test_load_manifest_lists_missing_files(tiny_corpus, tmp_path):
     (tmp_path / "manifest.json").write_text(tiny_corpus.read_text())  # the stems stay behind
     with pytest.raises(TrainingDataError, match="missing"):
         load_manifest(tmp_path)
+
+
+def test_pairs_carry_their_true_harmony(tiny_corpus):
+    from vocals2song.corpus import load_manifest
+    from vocals2song.harmony import Harmony
+
+    manifest = load_manifest(tiny_corpus.parent)
+    assert manifest["version"] == 2
+    for pair in manifest["pairs"]:
+        harmony = Harmony.from_dict(pair["harmony"])
+        assert harmony.duration == pytest.approx(pair["seconds"], abs=1e-3) and pair["start_seconds"] >= 0
+        assert harmony.chords and harmony.chords[0].start == 0.0
+        assert harmony.chords[-1].end == pytest.approx(harmony.duration, abs=1e-3)
+        beat = 60.0 / harmony.tempo_bpm
+        assert all(0 <= time < harmony.duration for time in harmony.beats)
+        assert np.allclose(np.diff(harmony.beats), beat, atol=1e-3)  # one meter: a steady beat
+        assert set(harmony.downbeats) <= set(harmony.beats)
+        assert harmony.melody and all(0 <= note.start < note.end <= harmony.duration + 1e-3 for note in harmony.melody)
+
+
+def test_version_one_manifests_still_load(tiny_corpus, tmp_path):
+    import shutil
+
+    from vocals2song.corpus import load_manifest
+
+    manifest = json.loads(tiny_corpus.read_text())
+    manifest["version"] = 1
+    for pair in manifest["pairs"]:
+        del pair["harmony"], pair["start_seconds"]
+    shutil.copytree(tiny_corpus.parent / "shard-000", tmp_path / "shard-000")
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert len(load_manifest(tmp_path)["pairs"]) == len(manifest["pairs"])
+
+
+def test_beat_grid_counts_a_pickup_back_from_its_bar_line():
+    from vocals2song.scores import Meter, beat_grid
+
+    meter = Meter(4, 4, [(0.0, 1.0), (1.0, 4.0), (5.0, 4.0)])
+    beats, downbeats = beat_grid(meter, end_quarters=8.5)
+    assert beats == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0] and downbeats == [1.0, 5.0]
+    compound = Meter(6, 8, [(0.0, 3.0), (3.0, 3.0)])  # 6/8: two dotted-quarter beats a bar
+    assert beat_grid(compound, 6.0) == ([0.0, 1.5, 3.0, 4.5], [0.0, 3.0])
+
+
+def test_chords_per_beat_takes_the_longest_chord_of_each_beat():
+    from vocals2song.scores import chords_per_beat
+
+    slices = [(0.0, 1.0, (0, "maj")), (1.0, 0.75, (7, "maj")), (1.75, 0.25, (2, "min")), (2.0, 0.5, None),
+              (2.5, 0.5, None), (4.0, 1.0, (0, "maj")), (4.0, 1.0, None)]  # two slices at once, one unlabelled
+    segments = chords_per_beat(slices, [0.0, 1.0, 2.0, 3.0, 4.0], end_quarters=5.0)
+    assert segments == [(0.0, 1.0, (0, "maj")), (1.0, 2.0, (7, "maj")), (2.0, 3.0, "X"), (3.0, 4.0, "N"),
+                        (4.0, 5.0, (0, "maj"))]
+
+
+def test_chord_labels_of_music21_chords():
+    from music21 import chord
+
+    from vocals2song.scores import chord_label
+
+    assert chord_label(chord.Chord(["E3", "G#4", "B4"])) == (4, "maj")
+    assert chord_label(chord.Chord(["G3", "B3", "D4", "F4"])) == (7, "7")
+    assert chord_label(chord.Chord(["B3", "D4", "F4"])) == (11, "dim")
+    assert chord_label(chord.Chord(["A3", "C4"])) == (9, "min")  # a third stands for its triad
+    assert chord_label(chord.Chord(["C4", "G4"])) is None and chord_label(chord.Chord(["C4", "C5"])) is None
+
+
+def test_performed_harmony_of_a_chorale_follows_tempo_and_transposition():
+    from vocals2song.scores import (Piece, analyze_key, beat_grid, chord_slices, parse_piece, part_notes,
+                                    performed_harmony, read_meter)
+
+    import music21
+
+    piece = Piece("bach/bwv66.6", str(music21.corpus.getWork("bach/bwv66.6")), None, "bach")
+    score = parse_piece(piece)
+    meter = read_meter(score)
+    notes = [note for part in score.parts for note in part_notes(part)]
+    harmony = performed_harmony(chord_slices(score), meter, seconds_per_quarter=0.5, transpose=2, tempo_bpm=120.0,
+                                end_seconds=8.0, key=analyze_key(notes), melody=[(0.0, 0.5, 75.0)])
+    assert harmony.key_name == "Ab minor"  # F# minor, two semitones up
+    assert harmony.chords[0].name == "B" and harmony.chords[0].end == pytest.approx(0.5)  # A major up a tone
+    beats, _ = beat_grid(meter, 16.0)
+    assert harmony.beats == tuple(beat * 0.5 for beat in beats)

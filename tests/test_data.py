@@ -253,3 +253,73 @@ def _files(root: Path, names: dict[str, int]) -> None:
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         soundfile.write(path, tone(0.6, 440, rate), rate)
+
+
+# ------------------------------------------------------------------------------------------------------
+# The plan (B channel) of training crops
+
+PLAN_CONFIG = tiny_config(generator=tiny_config().generator.__class__(width=4, depth=4, input_channels=3))
+
+
+def add_true_harmony(corpus: Path) -> None:
+    """Give every pair of a written corpus a format 2 harmony: A major over beats every 0.5 s."""
+    from vocals2song.harmony import Chord, Harmony
+
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    manifest["version"] = 2
+    for pair in manifest["pairs"]:
+        beats = tuple(0.5 * index for index in range(int(pair["seconds"] / 0.5)))
+        harmony = Harmony(9, "major", 120.0, beats, beats[::4], (Chord(0.0, pair["seconds"], 9, "maj"),),
+                          pair["seconds"])
+        pair["harmony"], pair["start_seconds"] = harmony.to_dict(), 0.0
+    (corpus / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_plan_crops_draw_the_true_harmony(corpus):
+    from vocals2song.plan import render_plan
+
+    add_true_harmony(corpus)
+    index = data.PairIndex.build(corpus)
+    assert all(pair.harmony is not None and pair.harmony.key_name == "A major" for pair in index.pairs)
+    dataset = data.make_dataset(corpus, PLAN_CONFIG, batch_size=2, crop_frames=32, steps_per_epoch=1,
+                                augment=False, estimated_plan_share=0.0)
+    voice, target = dataset[0]
+    assert voice.shape == (2, 512, 32, 3) and target.shape == (2, 512, 32, 2)
+    rng = np.random.default_rng(0)
+    pair, start, _, _ = dataset.located_crop(rng)
+    plane = data.plan_channel(pair, start, 32, PLAN_CONFIG, rng, estimated_share=0.0)
+    expected = render_plan(pair.harmony.shifted(-start / RATE), PLAN_CONFIG.spectrogram, 32)[:512] * 2 - 1
+    np.testing.assert_allclose(plane, expected, atol=1e-6)
+    a4_row = int(round(440.0 / (RATE / 1024)))
+    assert plane[a4_row].max() > 0.5 and plane.min() == -1.0  # A sounds in the plan; most bins are empty
+
+
+def test_plan_crops_without_a_true_harmony_use_the_estimator(corpus):
+    dataset = data.make_dataset(corpus, PLAN_CONFIG, batch_size=2, crop_frames=32, steps_per_epoch=1, augment=False)
+    assert all(pair.harmony is None for pair in dataset.pairs)  # a version 1 corpus
+    voice, _ = dataset[0]
+    assert voice.shape == (2, 512, 32, 3) and voice[..., 2].max() > -1.0  # the estimator drew something
+    np.testing.assert_array_equal(voice, dataset[0][0])  # still a function of (seed, epoch, index)
+    with pytest.raises(ValueError, match="estimated_plan_share"):
+        data.make_dataset(corpus, PLAN_CONFIG, batch_size=1, crop_frames=32, estimated_plan_share=1.5)
+
+
+def test_two_channel_models_get_two_channels(corpus):
+    add_true_harmony(corpus)
+    voice, _ = data.make_dataset(corpus, CONFIG, batch_size=1, crop_frames=32, steps_per_epoch=1)[0]
+    assert voice.shape[-1] == 2
+
+
+def test_a_pair_plan_drawn_once_crops_like_each_crop(corpus):
+    """The device feeder's per-pair plane (crop_plans.pair_plan), cropped at a frame, equals the crop's own B."""
+    from vocals2song.crop_plans import pair_plan
+
+    add_true_harmony(corpus)
+    pair = data.PairIndex.build(corpus).select("train")[0]
+    nb_frames = 1 + pair.nb_samples // 256
+    whole = pair_plan(pair, nb_frames, PLAN_CONFIG, estimated_share=0.0) * 2 - 1
+    for first_frame in (0, 37, 100):
+        crop = data.plan_channel(pair, first_frame * 256, 32, PLAN_CONFIG, np.random.default_rng(0), estimated_share=0.0)
+        np.testing.assert_allclose(crop, whole[:512, first_frame:first_frame + 32], atol=1e-5)
+    estimated = pair_plan(pair, nb_frames, PLAN_CONFIG, estimated_share=1.0)
+    assert estimated.shape == (513, nb_frames) and estimated.max() > 0 and not np.allclose(estimated, (whole + 1) / 2)

@@ -115,6 +115,55 @@ def test_progress_is_reported(tiny_model):
     assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
 
 
+@pytest.fixture(scope="module")
+def tiny_plan_model():
+    """A debug-sized random-init generator that reads the plan (three input channels)."""
+    import dataclasses
+
+    import keras
+
+    from vocals2song.config import tiny_config
+    from vocals2song.networks import build_generator
+    from vocals2song.weights import SongGenerator
+
+    keras.utils.set_random_seed(0)
+    config = tiny_config()
+    config = dataclasses.replace(config, generator=dataclasses.replace(config.generator, input_channels=3))
+    return SongGenerator(config=config, network=build_generator(config.generator), source="tiny-plan")
+
+
+def test_the_plan_reaches_a_plan_generator_only(tiny_model, tiny_plan_model):
+    from vocals2song.harmony import Harmony
+    from vocals2song.plan import render_plan
+
+    voice = synthetic_voice(3.0)
+    with_plan = vocals_to_song(voice, 22050, tiny_plan_model, seed=1)
+    assert isinstance(with_plan.harmony, Harmony) and with_plan.harmony.chords
+    np.testing.assert_allclose(with_plan.voice_image[..., 2],
+                               render_plan(with_plan.harmony, tiny_plan_model.config.spectrogram,
+                                           with_plan.voice_image.shape[1]), atol=1e-7)
+    no_plan = vocals_to_song(voice, 22050, tiny_plan_model, seed=1, harmony=None)
+    assert no_plan.harmony is None and not np.any(no_plan.voice_image[..., 2])
+    assert not np.allclose(with_plan.song, no_plan.song, atol=1e-4)  # B changes what the plan generator makes
+    given = vocals_to_song(voice, 22050, tiny_plan_model, seed=1, harmony=with_plan.harmony)
+    np.testing.assert_array_equal(given.song, with_plan.song)  # a given plan is used as it is
+    # A generator trained without B (the packaged kind) never sees it, but the result carries the plan.
+    plain, plain_no_plan = (vocals_to_song(voice, 22050, tiny_model, seed=1, harmony=h) for h in ("auto", None))
+    assert plain.harmony is not None
+    np.testing.assert_array_equal(plain.song, plain_no_plan.song)
+
+
+def test_plan_controls(tiny_model):
+    from vocals2song.errors import PlanError
+
+    result = vocals_to_song(synthetic_voice(3.0), 22050, tiny_model, key="E minor", tempo=100.0, jazz=0.0)
+    assert result.harmony.key_name == "E minor" and result.harmony.tempo_bpm == 100.0
+    for bad, message in (({"key": "H major"}, "not a key"), ({"tempo": 1000.0}, "tempo"), ({"happy": 3.0}, "happy"),
+                         ({"harmony": "chords please"}, "harmony")):
+        with pytest.raises(PlanError, match=message):
+            vocals_to_song(synthetic_voice(1.0), 22050, tiny_model, **bad)
+
+
 @pytest.mark.parametrize("representation", ["raw", "if", "none"])
 @pytest.mark.parametrize("phase", ["predicted", "griffinlim"])
 def test_every_phase_representation_decodes(representation, phase):

@@ -124,6 +124,24 @@ def test_tensorflow_three_steps_export_and_inference(tmp_path):
     assert result.song.shape == (22050,) and np.all(np.isfinite(result.song))
 
 
+def test_a_plan_generator_trains_on_a_corpus_and_sings(tmp_path):
+    """--plan: three input channels from the corpus's true harmony, exported and used by vocals_to_song."""
+    from test_data import add_true_harmony, write_corpus
+
+    from vocals2song.inference import vocals_to_song
+    from vocals2song.weights import load_generator
+
+    corpus = write_corpus(tmp_path / "corpus")
+    add_true_harmony(corpus)
+    export = train([str(corpus)], out=tmp_path / "run", steps=2, checkpoint_every=2, sample_every=2, plan=True,
+                   estimated_plan_share=0.5, **TINY)
+    model = load_generator(export)
+    assert model.config.uses_plan and model.config.provenance["estimated_plan_share"] == 0.5
+    seconds = np.arange(44100) / 22050
+    result = vocals_to_song(0.3 * np.sin(2 * np.pi * 220 * seconds), 22050, model)
+    assert result.harmony is not None and np.all(np.isfinite(result.song))
+
+
 def test_keeps_an_export_every_n_steps(tmp_path):
     from vocals2song.weights import load_generator
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vocals2song.audio import load_audio, write_wav
-from vocals2song.corpus import _part_notes, _top_line
+from vocals2song.scores import part_notes, top_line
 from vocals2song.singer import Note, fit_to_range, random_singer, sing
 
 SAMPLE_RATE = 22050
@@ -41,8 +41,8 @@ def sung_clip(corpus_path: str, seed: int) -> np.ndarray:
     import music21
 
     score = music21.corpus.parse(corpus_path)
-    parts = [part for part in score.parts if _part_notes(part)]
-    melody = _top_line(_part_notes(max(parts, key=lambda part: np.mean([n.pitch for n in _part_notes(part)]))))
+    parts = [part for part in score.parts if part_notes(part)]
+    melody = top_line(part_notes(max(parts, key=lambda part: np.mean([n.pitch for n in part_notes(part)]))))
     seconds_per_quarter = 60.0 / TEMPO_BPM
     first = melody[0].offset  # start at the first sung note
     notes = [Note((n.offset - first) * seconds_per_quarter, n.duration * seconds_per_quarter, n.pitch, n.lyric)

@@ -1,6 +1,7 @@
 """Vocals2Song: sing or speak, get a song back (pix2pix on R/G spectrogram images).
 
-Public API: :func:`vocals_to_song`, :func:`load_generator`, :func:`load_audio`, :class:`Vocals2SongError`.
+Public API: :func:`vocals_to_song`, :func:`load_generator`, :func:`load_audio`, :class:`Vocals2SongError`, and the
+plan: :class:`Harmony`, :func:`estimate_harmony`, :func:`render_plan`, :func:`write_midi`.
 Names are imported lazily so that ``vocals2song --help`` and the codec do not pay for importing Keras.
 """
 
@@ -13,6 +14,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__ = "0.1.0"
 _PUBLIC = {
     "load_audio": "audio",
+    "Harmony": "harmony",
+    "estimate_harmony": "harmony",
+    "render_plan": "plan",
+    "write_midi": "midi",
     "Vocals2SongError": "errors",
     "SongResult": "inference",
     "vocals_to_song": "inference",

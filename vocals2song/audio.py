@@ -117,13 +117,30 @@ def to_int16(samples: np.ndarray) -> np.ndarray:
     return np.round(np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
 
 
-def write_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> Path:
-    """Write 16-bit PCM WAV atomically (temporary file + rename)."""
+WAV_SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
+
+
+def write_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> Path:
+    """Write a mono WAV atomically (temporary file + rename).
+
+    Args:
+        samples: float audio, shape (nb_samples,), nominally in [-1, 1].
+        subtype: sample format, one of :data:`WAV_SUBTYPES`. Integer formats are clipped to [-1, 1]; the float
+            formats keep every value as it is (nothing is lost).
+    """
+    if subtype not in WAV_SUBTYPES:
+        raise ValueError(f"subtype must be one of {WAV_SUBTYPES}, got {subtype!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
+    if subtype == "PCM_16":
+        data = to_int16(samples)
+    elif subtype in ("FLOAT", "DOUBLE"):
+        data = np.asarray(samples, dtype=np.float32 if subtype == "FLOAT" else np.float64)
+    else:
+        data = np.clip(np.asarray(samples, dtype=np.float64), -1.0, 1.0)
     try:
-        soundfile.write(temporary, to_int16(samples), sample_rate, subtype="PCM_16", format="WAV")
+        soundfile.write(temporary, data, sample_rate, subtype=subtype, format="WAV")
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

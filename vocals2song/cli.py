@@ -16,6 +16,11 @@ from .errors import Vocals2SongError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+# decode's WAV sample format by the image's bits per channel: enough to keep what the image holds (16-bit PCM
+# alone would add noise at about -98 dBFS, more than a 16-bit image's own error)
+SUBTYPE_BY_BITS = {8: "PCM_16", 16: "PCM_24", 32: "FLOAT"}
+WAV_SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")  # audio.WAV_SUBTYPES; audio imports librosa (slow)
+RUN_EXPORT = "export"  # a training run folder keeps its generator here (see vocals2song.training)
 
 
 def _progress_printer(label: str):
@@ -30,12 +35,12 @@ def _progress_printer(label: str):
 
 def command_song(args: argparse.Namespace) -> None:
     from .audio import load_audio, write_wav
-    from .image_files import save_image
+    from .harmony import format_chart
+    from .image_files import save_image_array
     from .inference import vocals_to_song
-    from .spectrogram import image_to_spectrogram
     from .weights import load_generator
 
-    model = load_generator(args.weights)
+    model = load_generator(weights_source(args.weights))
     voice = load_audio(args.voice, max_seconds=args.max_seconds)
     if voice.truncated:
         print(f"note: only the first {args.max_seconds:g} s of '{args.voice}' were used.", file=sys.stderr)
@@ -47,6 +52,11 @@ def command_song(args: argparse.Namespace) -> None:
         mode=args.mode,
         phase=args.phase,
         seed=args.seed,
+        harmony=None if args.no_plan else "auto",
+        key=args.key,
+        tempo=args.tempo,
+        happy=args.happy,
+        jazz=args.jazz,
         progress=_progress_printer(Path(args.voice).name),
     )
     write_wav(args.output, result.song, result.sample_rate)
@@ -56,8 +66,16 @@ def command_song(args: argparse.Namespace) -> None:
         length = len(result.song)
         for name, image in (("voice", result.voice_image), ("song", result.song_image)):
             path = Path(args.images) / f"{Path(args.output).stem}.{name}.png"
-            save_image(path, image_to_spectrogram(image, config), config, bits=16, length=length)
+            save_image_array(path, image, config, bits=16, length=length)  # the voice's B holds the plan
             written.append(str(path))
+    if args.midi:
+        from .midi import write_midi
+
+        if result.harmony is None:
+            raise Vocals2SongError("There is no plan to write as MIDI: leave out --no-plan.")
+        written.append(str(write_midi(result.harmony, args.midi)))
+    if result.harmony is not None:
+        print(format_chart(result.harmony))
     print(f"wrote {', '.join(map(str, written))} ({time.perf_counter() - started:.2f} s)")
 
 
@@ -83,9 +101,11 @@ def command_decode(args: argparse.Namespace) -> None:
 
     image = load_image(args.image)
     audio = image.to_audio()
-    write_wav(args.output, audio, image.spectrogram_config.sample_rate)
-    kind = "original-project BMP" if image.legacy else "R/G image"
-    print(f"wrote {args.output} ({len(audio) / image.spectrogram_config.sample_rate:.2f} s from a {kind})")
+    subtype = args.subtype or ("PCM_16" if image.legacy else SUBTYPE_BY_BITS[image.bits])
+    write_wav(args.output, audio, image.spectrogram_config.sample_rate, subtype=subtype)
+    kind = "original-project BMP" if image.legacy else f"{image.bits}-bit R/G image"
+    seconds = len(audio) / image.spectrogram_config.sample_rate
+    print(f"wrote {args.output} ({seconds:.2f} s from a {kind}, WAV {subtype})")
 
 
 def command_corpus(args: argparse.Namespace) -> None:
@@ -129,15 +149,29 @@ def command_train(args: argparse.Namespace) -> None:
         seed=args.seed,
         workers=args.workers,
         worker_processes=args.worker_processes,
+        plan=args.plan,
+        estimated_plan_share=args.estimated_plan_share,
     )
     print(f"exported the generator to {export}")
+
+
+def weights_source(weights: str | None) -> str | None:
+    """A weights directory, Hub id or None as given; a training run folder (no ``config.json`` of its own, an
+    ``export/`` that has one) becomes its ``export/``."""
+    from .weights import CONFIG_FILE
+
+    if weights is not None:
+        folder = Path(weights)
+        if folder.is_dir() and not (folder / CONFIG_FILE).is_file() and (folder / RUN_EXPORT / CONFIG_FILE).is_file():
+            return str(folder / RUN_EXPORT)
+    return weights
 
 
 def command_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate, format_musicality_table, format_table
 
     result = evaluate(
-        args.weights,
+        weights_source(args.weights),
         args.data,
         split=args.split,
         seconds=args.seconds,
@@ -165,12 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
     song = commands.add_parser("song", help="turn a voice recording into a song")
     song.add_argument("voice", metavar="VOICE", help="audio file (wav, flac, ogg, mp3, m4a, webm...)")
     song.add_argument("-o", "--output", required=True, metavar="SONG.wav")
-    song.add_argument("--weights", metavar="DIR_OR_HUB_ID", help="weights directory or Hub repo id (default: weights/)")
+    song.add_argument("--weights", metavar="DIR_OR_HUB_ID",
+                      help="weights directory, training run folder or Hub repo id (default: weights/)")  # fmt: skip
     song.add_argument("--mode", choices=("mixture", "accompaniment"), default="mixture",
                       help="mixture: the generator's song; accompaniment: your exact voice + generated accompaniment")  # fmt: skip
     song.add_argument("--phase", choices=("predicted", "griffinlim"), default="predicted")
     song.add_argument("--seed", type=int, default=0, help="dropout variation (same seed, same song)")
-    song.add_argument("--images", metavar="DIR", help="also write the voice and song R/G images (16-bit PNG) here")
+    song.add_argument("--images", metavar="DIR",
+                      help="also write the voice image (R/G and the plan in B) and the song image (16-bit PNG) here")
+    song.add_argument("--key", help="the song's key, like C, F# minor or Bbm (default: read from the voice)")
+    song.add_argument("--tempo", type=float, metavar="BPM", help="beats per minute (default: read from the voice)")
+    song.add_argument("--happy", type=float, metavar="0..1",
+                      help="major (1) or minor (0) chords, or a blend (default: the key's mode)")
+    song.add_argument("--jazz", type=float, default=0.5, metavar="0..1",
+                      help="chord complexity: 0 follows common progressions, 1 fits the melody with more sevenths")
+    song.add_argument("--midi", metavar="PLAN.mid", help="also write the plan (melody and chords) as a MIDI file")
+    song.add_argument("--no-plan", action="store_true", help="give the generator no plan (B = 0, the original's input)")
     song.add_argument("--max-seconds", type=float, default=60.0, help="decode at most this much of VOICE")
     song.set_defaults(run=command_song)
 
@@ -185,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     decode = commands.add_parser("decode", help="R/G image (or an original-project BMP) → audio")
     decode.add_argument("image", metavar="IMAGE")
     decode.add_argument("-o", "--output", required=True, metavar="AUDIO.wav")
+    decode.add_argument("--subtype", choices=WAV_SUBTYPES,
+                        help="WAV sample format (default: FLOAT for 32-bit images, PCM_24 for 16-bit, else PCM_16)")  # fmt: skip
     decode.set_defaults(run=command_decode)
 
     corpus = commands.add_parser("corpus", help="render the paired training corpus from music21's scores")
@@ -227,12 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int, default=1, help="threads (or processes) fetching batches ahead")
     train.add_argument("--worker-processes", action="store_true",
                        help="fetch batches in spawned processes, not threads (scales past a few cores; for a GPU)")
+    train.add_argument("--plan", action="store_true",
+                       help="the generator reads the plan (chords and beats, the image's B channel) beside the voice")
+    train.add_argument("--estimated-plan-share", type=float, metavar="SHARE",
+                       help="with --plan: share of crops whose plan is the estimator's, not the true one (default 0.25)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     train.set_defaults(run=command_train)
 
     evaluate = commands.add_parser("evaluate", help="score a generator against baselines")
-    evaluate.add_argument("weights", metavar="WEIGHTS")
+    evaluate.add_argument("weights", metavar="WEIGHTS", help="weights directory, training run folder (its export/) "
+                          "or Hub repo id")  # fmt: skip
     evaluate.add_argument("data", metavar="DATA")
     evaluate.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     evaluate.add_argument("--seconds", type=float, default=15.0)

@@ -1,13 +1,16 @@
 """The offline paired corpus: (vocals, accompaniment) FLAC stems rendered from music21's scores.
 
 ``build_corpus(out_dir)`` picks scores from music21's corpus (Bach chorales, Palestrina, Monteverdi,
-Beethoven, Haydn, Mozart, folk songs), and for each piece, in a worker process:
+Beethoven, Haydn, Mozart, folk songs; read by :mod:`vocals2song.scores`), and for each piece, in a worker process:
 
 * takes the highest part as the melody, sung by :mod:`vocals2song.singer` with a random singer;
 * plays the other parts (or, for a folk tune, a generated bass + chord accompaniment) with random
   General MIDI programs through FluidSynth, plus a drum pattern fitted to the meter;
 * randomises tempo and transposition, cuts the performance into excerpts of at most ``max_seconds``,
-  mixes each at a random voice-to-accompaniment ratio and writes the two stems as 16-bit FLAC.
+  mixes each at a random voice-to-accompaniment ratio and writes the two stems as 16-bit FLAC;
+* records each excerpt's true harmony (:class:`vocals2song.harmony.Harmony`: the score's beats and its chords per
+  beat from music21 ``chordify``, or the generated chords, in the rendered tempo and transposition, timed from
+  the excerpt's start; the key of the excerpt's notes; the sung notes) in the manifest.
 
 The mixture is never stored: it is ``vocals + accompaniment`` sample by sample, and the stems are
 scaled together so that this sum peaks at 0.95 or less. Layout of ``out_dir``::
@@ -24,8 +27,6 @@ pieces a deterministic 5 % (by a hash of the piece name) are "validation", the r
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -37,24 +38,18 @@ from pathlib import Path
 import numpy as np
 
 from vocals2song.errors import TrainingDataError, Vocals2SongError
-from vocals2song.singer import Note, fit_to_range, random_singer, sing
+from vocals2song.scores import (Meter, PartNote, Piece, analyze_key, bar_chord_slices, chord_slices, excerpt_harmony,
+                                generate_accompaniment, mean_pitch, parse_piece, part_notes, performed_harmony,
+                                read_meter, select_pieces, split_for_piece, stable_hash, top_line)
+from vocals2song.singer import Note, fit_to_range, monophonic, random_singer, sing
 from vocals2song.voice_augment import SPEECH_LIKE_SHARE, maybe_augment_voice
 
 FORMAT_NAME = "vocals2song-corpus"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: each pair carries its true harmony ("harmony") and its start in the piece
+READABLE_VERSIONS = (1, 2)  # version 1 manifests have no harmony: training estimates it from the voice
 MANIFEST_NAME = "manifest.json"
 PROGRESS_NAME = "progress.jsonl"
 SPLITS = ("train", "validation", "test")
-
-# music21 corpus folder -> composer label, in the round-robin order used to pick a diverse selection
-# (a held-out composer comes third, so any selection of 4 or more pieces has a test piece).
-COLLECTIONS = (("bach", "bach"), ("essenFolksong", "folk"), ("monteverdi", "monteverdi"),
-               ("palestrina", "palestrina"), ("ryansMammoth", "folk"), ("beethoven", "beethoven"),
-               ("haydn", "haydn"), ("mozart", "mozart"))
-TEST_COMPOSERS = frozenset({"beethoven", "haydn", "mozart", "monteverdi"})
-VALIDATION_PERCENT = 5
-SCORE_PREFERENCE = (".mxl", ".musicxml", ".xml", ".krn", ".abc")  # when a piece comes in several formats
-SCORE_SUFFIXES = frozenset(SCORE_PREFERENCE)
 
 MAX_PAIRS_PER_PIECE = 8
 PAIRS_PER_SHARD = 256
@@ -174,8 +169,8 @@ def load_manifest(path_or_dir) -> dict:
     problems = []
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise TrainingDataError(f"{path} is not a {FORMAT_NAME} manifest.")
-    if manifest.get("version") != FORMAT_VERSION:
-        problems.append(f"version {manifest.get('version')!r} is not {FORMAT_VERSION}")
+    if manifest.get("version") not in READABLE_VERSIONS:
+        problems.append(f"version {manifest.get('version')!r} is not one of {READABLE_VERSIONS}")
     if not isinstance(manifest.get("sample_rate"), int) or manifest["sample_rate"] <= 0:
         problems.append("the sample rate is missing or not a positive integer")
     pairs = manifest.get("pairs")
@@ -200,63 +195,6 @@ def load_manifest(path_or_dir) -> dict:
     if problems:
         raise TrainingDataError(f"The corpus manifest {path} is not usable: " + "; ".join(problems) + ".")
     return manifest
-
-
-def split_for_piece(piece_name: str) -> str:
-    """The split of a piece named "<collection>/<score>": "test" for held-out composers, else a
-    deterministic 5 % "validation" (hash of the name), else "train"."""
-    collection = piece_name.split("/", 1)[0]
-    if dict(COLLECTIONS).get(collection, collection) in TEST_COMPOSERS:
-        return "test"
-    return "validation" if _stable_hash(piece_name) % 100 < VALIDATION_PERCENT else "train"
-
-
-@dataclass(frozen=True)
-class Piece:
-    """One score of music21's corpus: ``name`` like "bach/bwv66.6" or "essenFolksong/altdeu10#17"."""
-
-    name: str
-    path: str
-    number: int | None      # tune number inside a multi-tune ABC file, else None
-    composer: str
-
-
-def select_pieces(count: int | None, seed: int) -> list[Piece]:
-    """All corpus pieces in a seeded round-robin over collections, or the first ``count`` of them.
-
-    Each collection is shuffled with ``seed``; taking one piece per collection in turn makes any prefix
-    diverse, and ``count`` pieces are always that prefix (so piece indexes, and shards, are stable).
-    Only file names are listed (multi-tune ABC files are scanned for their "X:" numbers), nothing parsed.
-    """
-    from music21 import corpus
-
-    rng = np.random.default_rng(seed)
-    queues = []
-    for collection, composer in COLLECTIONS:
-        collection_pieces = []
-        seen_stems = set()
-        # One score per piece: music21 ships some pieces twice (e.g. .krn and .mxl); take the preferred format.
-        paths = sorted((Path(path) for path in corpus.getComposer(collection)
-                        if Path(path).suffix.lower() in SCORE_SUFFIXES),
-                       key=lambda path: (str(path.with_suffix("")), SCORE_PREFERENCE.index(path.suffix.lower())))
-        for path in paths:
-            stem = _relative_stem(path, collection)
-            if stem in seen_stems:
-                continue
-            seen_stems.add(stem)
-            numbers = _abc_tune_numbers(path) if path.suffix.lower() == ".abc" else []
-            if len(numbers) > 1:
-                collection_pieces += [Piece(f"{collection}/{stem}#{number}", str(path), number, composer)
-                                      for number in numbers]
-            else:
-                collection_pieces.append(Piece(f"{collection}/{stem}", str(path), None, composer))
-        queues.append([collection_pieces[index] for index in rng.permutation(len(collection_pieces))])
-    selection = []
-    for round_index in range(max((len(queue) for queue in queues), default=0)):
-        selection += [queue[round_index] for queue in queues if round_index < len(queue)]
-        if count is not None and len(selection) >= count:
-            break
-    return selection if count is None else selection[:count]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -394,55 +332,8 @@ def _write_atomically(path: Path, write) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _stable_hash(text: str) -> int:
-    return int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big")
-
-
-def _relative_stem(path: Path, collection: str) -> str:
-    """"opus18no1/movement1" for .../corpus/beethoven/opus18no1/movement1.mxl."""
-    parts = path.with_suffix("").parts
-    if collection in parts:
-        return "/".join(parts[len(parts) - parts[::-1].index(collection):])
-    return path.stem
-
-
-def _abc_tune_numbers(path: Path) -> list[int]:
-    """The "X:" reference numbers of an ABC file (one per tune)."""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    return [int(number) for number in re.findall(r"^X:\s*(\d+)", text, flags=re.MULTILINE)]
-
-
 # ----------------------------------------------------------------------------------------------------
 # Rendering one piece (worker process)
-
-
-@dataclass(frozen=True)
-class _PartNote:
-    """A score note in quarter lengths from the start of the piece, pitch as MIDI number."""
-
-    offset: float
-    duration: float
-    pitch: float
-    lyric: str | None = None
-
-
-@dataclass
-class _Meter:
-    numerator: int
-    denominator: int
-    bars: list[tuple[float, float]]     # (offset, length) of each bar, quarter lengths
-
-    @property
-    def compound(self) -> bool:
-        return self.denominator == 8 and self.numerator in (6, 9, 12)
-
-    @property
-    def beat_quarters(self) -> float:
-        return 4.0 / self.denominator * (3 if self.compound else 1)
-
-    @property
-    def bar_quarters(self) -> float:
-        return 4.0 * self.numerator / self.denominator
 
 
 def _render_piece(job: _Job) -> dict:
@@ -462,24 +353,23 @@ class _SkipPiece(Exception):
 
 
 def _render_pairs(job: _Job) -> list[dict]:
-    from music21 import converter
-
     piece = job.piece
-    rng = np.random.default_rng([job.seed, _stable_hash(piece.name)])
-    score = converter.parse(piece.path, number=piece.number, forceSource=True)
-    if hasattr(score, "scores"):  # an Opus despite the number: take its first tune
-        score = score.scores[0]
-    parts = [notes for notes in (_part_notes(part) for part in score.parts) if notes]
+    rng = np.random.default_rng([job.seed, stable_hash(piece.name)])
+    score = parse_piece(piece)
+    parts = [notes for notes in (part_notes(part) for part in score.parts) if notes]
     if not parts:
         raise _SkipPiece("no pitched notes")
-    meter = _meter(score)
+    meter = read_meter(score)
 
-    melody_index = int(np.argmax([_mean_pitch(notes) for notes in parts]))
-    melody = _top_line(parts[melody_index])
+    melody_index = int(np.argmax([mean_pitch(notes) for notes in parts]))
+    melody = top_line(parts[melody_index])
     accompaniment_parts = [notes for index, notes in enumerate(parts) if index != melody_index]
     generated = not accompaniment_parts
     if generated:
-        accompaniment_parts = _generate_accompaniment(score, melody, meter, rng)
+        accompaniment_parts, bar_chords = generate_accompaniment(score, melody, meter, rng)
+        slices = bar_chord_slices(bar_chords)
+    else:
+        slices = chord_slices(score)
 
     tempo_bpm = float(rng.uniform(*TEMPO_RANGE_BPM))
     seconds_per_quarter = 60.0 / (tempo_bpm * meter.beat_quarters)
@@ -503,6 +393,14 @@ def _render_pairs(job: _Job) -> list[dict]:
     vocals = _fit_length(sing(voice_notes, singer, job.sample_rate, rng), nb_samples)
     accompaniment = _fit_length(_synthesize(events, programs, job, rng, nb_samples), nb_samples)
 
+    sounding = [melody] + accompaniment_parts
+    performance = performed_harmony(
+        slices, meter, seconds_per_quarter=seconds_per_quarter, transpose=transpose, tempo_bpm=tempo_bpm,
+        end_seconds=nb_samples / job.sample_rate, key=analyze_key([note for notes in sounding for note in notes]),
+        melody=[(note.start_seconds, note.start_seconds + note.duration_seconds, note.midi_pitch)
+                for note in monophonic(voice_notes)])
+    all_notes = [note for notes in sounding for note in notes]
+
     shard_dir = Path(job.out_dir) / job.shard
     shard_dir.mkdir(exist_ok=True)
     piece_id = re.sub(r"[^A-Za-z0-9._-]+", "-", piece.name)
@@ -510,7 +408,7 @@ def _render_pairs(job: _Job) -> list[dict]:
               "tempo_bpm": round(tempo_bpm, 2), "transpose": transpose, "programs": programs,
               "drums": drums, "singer": singer.as_dict()}
     pairs = []
-    for excerpt_vocals, excerpt_accompaniment in _excerpts(vocals, accompaniment, job):
+    for start, excerpt_vocals, excerpt_accompaniment in _excerpts(vocals, accompaniment, job):
         pair_id = f"{piece_id}-{len(pairs):02d}"
         excerpt_vocals, augmentation = maybe_augment_voice(excerpt_vocals, job.sample_rate, rng, job.voice_augmentation)
         excerpt_vocals, excerpt_accompaniment = _mix_levels(excerpt_vocals, excerpt_accompaniment, rng)
@@ -519,105 +417,16 @@ def _render_pairs(job: _Job) -> list[dict]:
             relative = f"{job.shard}/{pair_id}.{stem}.flac"
             _write_flac(Path(job.out_dir) / relative, audio, job.sample_rate)
             stems[stem] = relative
-        pairs.append({"id": pair_id, **common, **stems,
-                      "seconds": round(len(excerpt_vocals) / job.sample_rate, 3), "voice_augmentation": augmentation})
+        start_seconds = start / job.sample_rate
+        end_seconds = (start + len(excerpt_vocals)) / job.sample_rate
+        harmony = excerpt_harmony(performance, all_notes, start_seconds, end_seconds, seconds_per_quarter, transpose)
+        pairs.append({"id": pair_id, **common, **stems, "seconds": round(len(excerpt_vocals) / job.sample_rate, 3),
+                      "voice_augmentation": augmentation, "start_seconds": round(start_seconds, 3),
+                      "harmony": harmony.to_dict()})
     return pairs
 
 
-def _part_notes(part) -> list[_PartNote]:
-    """The pitched notes of a music21 part (ties merged, grace notes dropped), chords as several notes."""
-    notes = []
-    for element in part.flatten().stripTies().notes:
-        duration = float(element.duration.quarterLength)
-        if duration <= 0:
-            continue
-        pitches = getattr(element, "pitches", ())
-        lyric = element.lyric if not element.isChord else None
-        lyric = lyric.replace("\u00ad", "").strip("- ") or None if lyric else None
-        notes += [_PartNote(float(element.offset), duration, float(pitch.ps), lyric) for pitch in pitches]
-    return notes
-
-
-def _mean_pitch(notes: list[_PartNote]) -> float:
-    return float(np.average([note.pitch for note in notes], weights=[note.duration for note in notes]))
-
-
-def _top_line(notes: list[_PartNote]) -> list[_PartNote]:
-    """One note per onset, the highest; a lyric on any note of a chord is kept."""
-    by_onset: dict[float, _PartNote] = {}
-    for note in notes:
-        current = by_onset.get(note.offset)
-        if current is None or note.pitch > current.pitch:
-            by_onset[note.offset] = dataclasses.replace(note, lyric=note.lyric or (current.lyric if current else None))
-    return [by_onset[offset] for offset in sorted(by_onset)]
-
-
-def _meter(score) -> _Meter:
-    """The first time signature (4/4 when none) and the bar grid of the score's first part."""
-    from music21 import meter
-
-    signatures = list(score.recurse().getElementsByClass(meter.TimeSignature))
-    numerator, denominator = (signatures[0].numerator, signatures[0].denominator) if signatures else (4, 4)
-    measures = list(score.parts[0].getElementsByClass("Measure"))
-    bars = [(float(measure.offset), float(measure.duration.quarterLength)) for measure in measures
-            if measure.duration.quarterLength > 0]
-    result = _Meter(int(numerator), int(denominator), bars)
-    if not bars:
-        length = float(score.highestTime)
-        result.bars = [(offset, result.bar_quarters) for offset in np.arange(0.0, length, result.bar_quarters)]
-    return result
-
-
-def _generate_accompaniment(score, melody: list[_PartNote], meter: _Meter,
-                            rng: np.random.Generator) -> list[list[_PartNote]]:
-    """A bass line and a chord part for a lone melody: per bar the diatonic triad (I, ii, IV, V, vi or
-    their minor-key counterparts) that best covers the bar's melody notes.
-
-    Returns [bass notes, chord notes] in quarter lengths, before transposition.
-    """
-    key = score.analyze("key")
-    tonic = key.tonic.pitchClass
-    if key.mode == "minor":
-        scale, degrees = (0, 2, 3, 5, 7, 8, 11), (0, 3, 4, 5, 2)   # i, iv, V (raised 7th), VI, III
-    else:
-        scale, degrees = (0, 2, 4, 5, 7, 9, 11), (0, 1, 3, 4, 5)   # I, ii, IV, V, vi
-    triads = [tuple((tonic + scale[(degree + step) % 7]) % 12 for step in (0, 2, 4)) for degree in degrees]
-
-    bass_style = rng.choice(["held", "root-fifth", "beats"])
-    chord_style = rng.choice(["held", "beats", "arpeggio"])
-    bass, chords = [], []
-    for bar_index, (bar_offset, bar_length) in enumerate(meter.bars):
-        in_bar = [note for note in melody if bar_offset <= note.offset < bar_offset + bar_length]
-        scores = []
-        for triad_index, triad in enumerate(triads):
-            covered = sum(note.duration for note in in_bar if int(round(note.pitch)) % 12 in triad)
-            downbeat = 0.5 if in_bar and int(round(in_bar[0].pitch)) % 12 == triad[0] else 0.0
-            home = 0.3 if triad_index == 0 and bar_index in (0, len(meter.bars) - 1) else 0.0
-            scores.append(covered + downbeat + home + 0.01 * rng.random())
-        triad = triads[int(np.argmax(scores))]
-        root = 36 + (triad[0] - 36) % 12                      # bass root in C2..B2
-        voicing = [48 + (pitch_class - 48) % 12 + 12 for pitch_class in triad]   # close triad in C4..B4
-        beat = meter.beat_quarters
-        beats = [bar_offset + step * beat for step in range(max(1, int(round(bar_length / beat))))]
-        if bass_style == "held":
-            bass.append(_PartNote(bar_offset, bar_length, root))
-        elif bass_style == "root-fifth":
-            half = bar_length / 2
-            bass += [_PartNote(bar_offset, half, root), _PartNote(bar_offset + half, half, root + 7)]
-        else:
-            bass += [_PartNote(onset, beat * 0.9, root + (7 if index % 2 else 0)) for index, onset in enumerate(beats)]
-        if chord_style == "held":
-            chords += [_PartNote(bar_offset, bar_length, pitch) for pitch in voicing]
-        elif chord_style == "beats":
-            chords += [_PartNote(onset, beat * 0.8, pitch) for onset in beats for pitch in voicing]
-        else:
-            step = beat / (3 if meter.compound else 2)
-            onsets = np.arange(bar_offset, bar_offset + bar_length - 1e-6, step)
-            chords += [_PartNote(float(onset), step, voicing[index % 3]) for index, onset in enumerate(onsets)]
-    return [bass, chords]
-
-
-def _choose_programs(parts: list[list[_PartNote]], generated: bool, rng: np.random.Generator) -> list[int]:
+def _choose_programs(parts: list[list[PartNote]], generated: bool, rng: np.random.Generator) -> list[int]:
     """A GM program per accompaniment part: a bass instrument for the lowest part (when there are
     several), plausible melodic or chord instruments for the others, sometimes one for all of them."""
     def pick(choices) -> int:
@@ -625,13 +434,13 @@ def _choose_programs(parts: list[list[_PartNote]], generated: bool, rng: np.rand
 
     if generated:
         return [pick(BASS_PROGRAMS), pick(CHORD_PROGRAMS)]
-    lowest = int(np.argmin([_mean_pitch(notes) for notes in parts])) if len(parts) > 1 else -1
+    lowest = int(np.argmin([mean_pitch(notes) for notes in parts])) if len(parts) > 1 else -1
     shared = pick(UPPER_PROGRAMS) if rng.random() < 0.4 else None
     return [pick(BASS_PROGRAMS) if index == lowest else (shared if shared is not None else pick(UPPER_PROGRAMS))
             for index in range(len(parts))]
 
 
-def _accompaniment_events(parts: list[list[_PartNote]], programs: list[int], transpose: int,
+def _accompaniment_events(parts: list[list[PartNote]], programs: list[int], transpose: int,
                           seconds_per_quarter: float, limit_seconds: float,
                           rng: np.random.Generator) -> list[tuple[float, int, int, int, int]]:
     """MIDI events (seconds, is_note_on, channel, key, velocity) for the pitched parts, humanised."""
@@ -653,7 +462,7 @@ def _accompaniment_events(parts: list[list[_PartNote]], programs: list[int], tra
     return events
 
 
-def _drum_events(meter: _Meter, seconds_per_quarter: float, limit_seconds: float,
+def _drum_events(meter: Meter, seconds_per_quarter: float, limit_seconds: float,
                  rng: np.random.Generator) -> list[tuple[float, int, int, int, int]]:
     """A GM drum groove fitted to the meter: kick on strong beats, snare (or side stick) on the
     backbeats, hats or ride on the subdivisions, a crash every 8 bars. Pickup bars play the pattern's end."""
@@ -744,7 +553,7 @@ def _fit_length(audio: np.ndarray, nb_samples: int) -> np.ndarray:
 
 
 def _excerpts(vocals: np.ndarray, accompaniment: np.ndarray, job: _Job):
-    """Yield (vocals, accompaniment) windows of at most max_seconds (a last one at least half as long)
+    """Yield (first sample, vocals, accompaniment) windows of at most max_seconds (a last one at least half as long)
     where the voice sounds at least MIN_VOICED_FRACTION of the time and the accompaniment is not silent."""
     window = int(job.max_seconds * job.sample_rate)
     frame = max(1, int(0.05 * job.sample_rate))
@@ -759,7 +568,7 @@ def _excerpts(vocals: np.ndarray, accompaniment: np.ndarray, job: _Job):
             continue
         if np.sqrt(np.mean(excerpt_accompaniment ** 2)) < 1e-3:
             continue
-        yield excerpt_vocals, excerpt_accompaniment
+        yield start, excerpt_vocals, excerpt_accompaniment
 
 
 def _mix_levels(vocals: np.ndarray, accompaniment: np.ndarray,

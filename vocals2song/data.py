@@ -4,7 +4,7 @@ Memory stays flat however large the data: :class:`PairIndex` reads only file hea
 just its own window of samples (``soundfile.read(start=, frames=)``). Three layouts are recognised per path:
 
 - a rendered corpus (:mod:`vocals2song.corpus`): ``DIR/manifest.json`` listing ``vocals`` and
-  ``accompaniment`` stems per pair with its split; the mixture is their sum;
+  ``accompaniment`` stems per pair with its split and (format 2) its true harmony; the mixture is their sum;
 - MUSDB18(-HQ): ``ROOT/{train,test}/<track>/{mixture,vocals,...}.wav``; a deterministic ~5 % of the train
   tracks (by a hash of the track name) is the validation split; the accompaniment is mixture − vocals;
 - any folder of pairs: ``<name>/vocals.(wav|flac)`` + ``<name>/mixture.(wav|flac)``, or flat
@@ -14,7 +14,11 @@ just its own window of samples (``soundfile.read(start=, frames=)``). Three layo
 Audio is downmixed to mono and resampled to the model's rate. Every pair (crop or whole example) is
 level-normalised with :func:`vocals2song.inference.normalize_voice`'s gain applied to voice and target alike,
 so training sees the voice at the level inference gives the generator. Network tensors are float32
-``(nb_bins, nb_frames, 2)`` in [-1, 1] from the codec (:mod:`vocals2song.spectrogram`).
+``(nb_bins, nb_frames, 2)`` in [-1, 1] from the codec (:mod:`vocals2song.spectrogram`); for a generator that reads
+the plan (``ModelConfig.uses_plan``) the voice gets a third channel, B: the pair's true harmony drawn by
+:func:`vocals2song.plan.render_plan`, or for a share of crops (and for pairs without one: MUSDB, pair folders,
+version 1 corpora) the harmony the estimator reads from the voice around the crop
+(:func:`vocals2song.crop_plans.plan_channel`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import hashlib
 import math
 import os
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
@@ -37,6 +41,8 @@ from . import spectrogram as codec
 from .audio import MIN_SECONDS, SILENCE_PEAK, resample
 from .config import ModelConfig
 from .errors import TrainingDataError
+from .crop_plans import ESTIMATED_PLAN_SHARE, plan_channel
+from .harmony import Harmony
 from .inference import image_to_network, normalize_voice
 
 SPLITS = ("train", "validation", "test")
@@ -81,6 +87,7 @@ class Pair:
         nb_samples: samples usable from both stems (the shorter one's length), at ``sample_rate``.
         piece: the piece the pair was cut from (a corpus gives several pairs per piece); None: the pair is a
             piece of its own (MUSDB tracks, pair folders), see :attr:`piece_name`.
+        harmony: the pair's true plan, times from its first sample (a format 2 corpus); None: the estimator's.
     """
 
     name: str
@@ -91,6 +98,7 @@ class Pair:
     sample_rate: int
     nb_samples: int
     piece: str | None = None
+    harmony: Harmony | None = field(default=None, compare=False, repr=False)
 
     @property
     def piece_name(self) -> str:
@@ -192,6 +200,11 @@ def _index_corpus(folder: Path) -> list[Pair]:
             continue
         for kind, header in headers.items():
             rates[entry[kind]] = header.samplerate
+        try:
+            harmony = Harmony.from_dict(entry["harmony"]) if "harmony" in entry else None
+        except ValueError as error:
+            problems.append(f"{entry['id']}: unreadable harmony ({error})")
+            continue
         pairs.append(
             Pair(
                 name=str(entry["id"]),
@@ -202,11 +215,12 @@ def _index_corpus(folder: Path) -> list[Pair]:
                 sample_rate=headers["vocals"].samplerate,
                 nb_samples=min(header.frames for header in headers.values()),
                 piece=entry.get("piece"),
+                harmony=harmony,
             )
         )
     if problems:
         raise TrainingDataError(
-            f"The corpus in '{folder}' has {len(problems)} unreadable stem file(s): {_listing(problems)}."
+            f"The corpus in '{folder}' has {len(problems)} unreadable stem file(s) or harmonies: {_listing(problems)}."
         )
     rates["manifest.json"] = manifest["sample_rate"]
     _check_rates(folder, rates)
@@ -354,7 +368,8 @@ def _pair_gain(voice: np.ndarray) -> float:
 
 
 def augment_pair(
-    vocals: np.ndarray, accompaniment: np.ndarray, sample_rate: int, rng: np.random.Generator
+    vocals: np.ndarray, accompaniment: np.ndarray, sample_rate: int, rng: np.random.Generator,
+    applied: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random load-time augmentation of one crop.
 
@@ -364,12 +379,15 @@ def augment_pair(
 
     Args:
         vocals, accompaniment: float32 audio, shape (nb_samples,).
+        applied: when given, receives ``"pitch_shift"`` (semitones) if the pair was pitch-shifted (the plan follows).
     Returns:
         (voice input, clean vocals, accompaniment), each float32 of shape (nb_samples,).
     """
     length = len(vocals)
     if rng.random() < PITCH_SHIFT_PROBABILITY:
         steps = float(rng.uniform(-PITCH_SHIFT_SEMITONES, PITCH_SHIFT_SEMITONES))
+        if applied is not None:
+            applied["pitch_shift"] = steps
         vocals, accompaniment = (
             _fit(librosa.effects.pitch_shift(audio, sr=sample_rate, n_steps=steps).astype(np.float32), length)
             for audio in (vocals, accompaniment)
@@ -435,8 +453,10 @@ class CropDataset(keras.utils.PyDataset):
     epoch sees new crops; the validation and test splits are never augmented and stay the same every epoch.
 
     Yields ``(voice_batch, target_batch)``, float32 ``(batch_size, nb_bins, crop_frames, 2)`` and ``(batch_size,
-    nb_bins, crop_frames, output_channels)`` in [-1, 1], the target in the model's phase representation. A model that
-    reads the plan (B) is fed by the on-device feeder (:mod:`vocals2song.training.device_data`), not by this class.
+    nb_bins, crop_frames, output_channels)`` in [-1, 1], the target in the model's phase representation. The voice
+    batch has a third channel, the plan, when ``config.uses_plan`` (see :func:`vocals2song.crop_plans.plan_channel`;
+    ``estimated_plan_share`` of the crops take the estimator's plan instead of the pair's true one); the on-device
+    feeder (:mod:`vocals2song.training.device_data`) draws it once per pair instead.
     """
 
     def __init__(
@@ -452,16 +472,17 @@ class CropDataset(keras.utils.PyDataset):
         seed: int,
         workers: int = 1,
         use_multiprocessing: bool = False,
+        estimated_plan_share: float = ESTIMATED_PLAN_SHARE,
     ):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing)
+        if not 0.0 <= estimated_plan_share <= 1.0:
+            raise ValueError(f"estimated_plan_share must be within 0..1, got {estimated_plan_share}")
+        self.estimated_plan_share = estimated_plan_share
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         if crop_frames < 1 or crop_frames % config.generator.frame_multiple:
             multiple = config.generator.frame_multiple
             raise ValueError(f"crop_frames must be a positive multiple of {multiple}, got {crop_frames}")
-        if config.uses_plan:
-            raise TrainingDataError("A generator that reads the plan (B channel) is trained with the on-device "
-                                    "feeder (--feeder device), which crops the plan with the audio.")
         self.pairs = list(pairs)
         self.config = config
         self.split = split
@@ -488,7 +509,7 @@ class CropDataset(keras.utils.PyDataset):
             raise IndexError(f"batch {index} is outside 0..{len(self) - 1}")
         rng = np.random.default_rng([self.seed, SPLITS.index(self.split), self.epoch, index])
         shape = (self.batch_size, self.config.generator.nb_bins, self.crop_frames)
-        voices = np.empty(shape + (2,), np.float32)
+        voices = np.empty(shape + (self.config.generator.input_channels,), np.float32)
         targets = np.empty(shape + (self.config.generator.output_channels,), np.float32)
         for item in range(self.batch_size):
             voices[item], targets[item] = self.example(rng)
@@ -496,6 +517,10 @@ class CropDataset(keras.utils.PyDataset):
 
     def crop(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One un-augmented crop as (vocals, accompaniment) at the model rate, skipping silent vocal stretches."""
+        return self.located_crop(rng)[2:]
+
+    def located_crop(self, rng: np.random.Generator) -> tuple[Pair, int, np.ndarray, np.ndarray]:
+        """:meth:`crop` with where it comes from: (pair, first sample at the pair's rate, vocals, accompaniment)."""
         rate = self.config.spectrogram.sample_rate
         best, best_rms = None, -1.0
         for _ in range(MAX_CROP_ATTEMPTS):
@@ -507,20 +532,28 @@ class CropDataset(keras.utils.PyDataset):
             vocals, accompaniment = read_pair(pair, start, self.crop_samples, rate)
             level = _rms(vocals)
             if level > best_rms:
-                best, best_rms = (vocals, accompaniment), level
+                best, best_rms = (pair, start, vocals, accompaniment), level
             if level >= SILENT_VOICE_RMS:
                 break
         return best
 
     def example(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """One (voice, target) network pair, float32 (nb_bins, crop_frames, 2) and (…, output_channels) in [-1, 1]."""
-        vocals, accompaniment = self.crop(rng)
+        """One (voice, target) network pair, float32 (nb_bins, crop_frames, input_channels) and (…, output_channels)
+        in [-1, 1]: the voice has R, G and (for a plan generator) B."""
+        pair, start, vocals, accompaniment = self.located_crop(rng)
         voice = vocals
+        applied: dict = {}
         if self.augment:
-            voice, vocals, accompaniment = augment_pair(vocals, accompaniment, self.config.spectrogram.sample_rate, rng)
+            voice, vocals, accompaniment = augment_pair(vocals, accompaniment, self.config.spectrogram.sample_rate, rng,
+                                                        applied)
         target = vocals + accompaniment if self.config.target == "mixture" else accompaniment
         gain = np.float32(_pair_gain(voice))
-        return _voice_to_network(voice * gain, self.config), _target_to_network(target * gain, self.config)
+        voice_network = _voice_to_network(voice * gain, self.config)
+        if self.config.uses_plan:
+            plane = plan_channel(pair, start, self.crop_frames, self.config, rng, self.estimated_plan_share,
+                                 semitones=int(round(applied.get("pitch_shift", 0.0))))
+            voice_network = np.concatenate([voice_network, plane[..., None]], axis=-1)
+        return voice_network, _target_to_network(target * gain, self.config)
 
 
 def make_dataset(
@@ -535,6 +568,7 @@ def make_dataset(
     seed: int = 0,
     workers: int = 1,
     use_multiprocessing: bool = False,
+    estimated_plan_share: float = ESTIMATED_PLAN_SHARE,
 ) -> CropDataset:
     """A ``keras.utils.PyDataset`` of random crops from ``sources`` (see :class:`CropDataset`).
 
@@ -545,13 +579,15 @@ def make_dataset(
         crop_frames: STFT frames per crop, a multiple of ``config.generator.frame_multiple``.
         steps_per_epoch: batches per epoch; default the split's total duration over (crop duration · batch_size).
         augment: augment the training split (ignored for validation/test).
+        estimated_plan_share: for a plan generator, the share of crops whose B is the estimator's plan.
     Raises:
         TrainingDataError: unusable data or an empty split.
     """
     pairs = PairIndex.build(sources).select(split)
     return CropDataset(pairs, config, split=split, batch_size=batch_size, crop_frames=crop_frames,
                        steps_per_epoch=steps_per_epoch, augment=augment, seed=seed, workers=workers,
-                       use_multiprocessing=use_multiprocessing)  # fmt: skip
+                       use_multiprocessing=use_multiprocessing,
+                       estimated_plan_share=estimated_plan_share)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -26,3 +26,7 @@ class TrainingDataError(Vocals2SongError):
 
 class ProcessingError(Vocals2SongError):
     """The model produced something unusable (non-finite or silent output)."""
+
+
+class PlanError(Vocals2SongError, ValueError):
+    """A control of the plan (key, tempo, happy, jazz) is out of range or unreadable."""

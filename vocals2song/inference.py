@@ -1,10 +1,12 @@
 """Voice → song: the one public inference function, :func:`vocals_to_song`, used by the CLI and the app.
 
-Pipeline: resample to the model's rate → peak-normalise → STFT → R/G voice image → generator on overlapping
-tiles of ``tile_frames`` frames (batched, dropout seeded) → cross-fade the tiles → decode the generator's target
-image in its phase representation (raw phase, instantaneous frequency, or magnitude only with the phase rebuilt
-by PGHI), optionally refined by fast Griffin-Lim → assemble song and accompaniment per output mode → check and
-peak-limit.
+Pipeline: resample to the model's rate → peak-normalise → STFT → R/G voice image → the plan read from the voice
+(:func:`vocals2song.harmony.estimate_harmony`: key, tempo, beats, chords) drawn into B
+(:func:`vocals2song.plan.render_plan`) → generator on overlapping tiles of ``tile_frames`` frames (batched, dropout
+seeded; it sees B only when its config says so, ``ModelConfig.uses_plan``) → cross-fade the tiles → decode the
+generator's target image in its phase representation (raw phase, instantaneous frequency, or magnitude only with the
+phase rebuilt by PGHI), optionally refined by fast Griffin-Lim → assemble song and accompaniment per output mode →
+check and peak-limit.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ import numpy as np
 
 from . import spectrogram as codec
 from .audio import MIN_SECONDS, check_voice, resample
-from .errors import AudioInputError, ProcessingError
+from .errors import AudioInputError, PlanError, ProcessingError
+from .harmony import DEFAULT_JAZZ, Harmony, check_controls, estimate_harmony
+from .listening import ANALYSIS
 from .networks import seed_dropout
+from .plan import render_plan
 from .phase import pghi
 from .weights import SongGenerator
 
@@ -39,9 +44,11 @@ class SongResult:
         accompaniment: the song without the voice, shape (nb_samples,).
         voice: the input voice as used (resampled, level-normalised), shape (nb_samples,).
         sample_rate: Hz (the model's rate).
-        voice_image: float32 R/G image of the voice, shape (nb_bins, nb_frames, 3), row 0 = DC.
+        voice_image: float32 image of the voice, shape (nb_bins, nb_frames, 3), row 0 = DC: R/G the voice, B the
+            plan (0 where there is none).
         song_image: float32 R/G image of the predicted mixture (the generator's output, plus the voice for an
             accompaniment generator), same shape, raw phase in G whatever the generator's phase representation.
+        harmony: the plan the song was made with (key, tempo, beats, chords, the sung melody), or None.
     """
 
     song: np.ndarray
@@ -50,6 +57,7 @@ class SongResult:
     sample_rate: int
     voice_image: np.ndarray
     song_image: np.ndarray
+    harmony: Harmony | None = None
 
 
 def normalize_voice(voice: np.ndarray) -> tuple[np.ndarray, float]:
@@ -103,7 +111,7 @@ def predict_image(
 
     Args:
         voice_image: (nb_bins + 1, nb_frames, 3) R/G/B image in [0, 1] (the generator reads its
-            ``input_channels`` first channels).
+            ``input_channels`` first channels: B, the plan, only when ``model.config.uses_plan``).
     Returns:
         the generator's target image in its phase representation, float32 (nb_bins + 1, nb_frames,
         output_channels) in [0, 1], Nyquist silent (decode with :func:`vocals2song.spectrogram.target_to_spectrogram`).
@@ -158,6 +166,11 @@ def vocals_to_song(
     mode: str = "mixture",
     phase: str = "predicted",
     seed: int = 0,
+    harmony: Harmony | str | None = "auto",
+    key: str | None = None,
+    tempo: float | None = None,
+    happy: float | None = None,
+    jazz: float = DEFAULT_JAZZ,
     progress: Progress | None = None,
 ) -> SongResult:
     """Turn a voice into a song.
@@ -173,16 +186,26 @@ def vocals_to_song(
             along time), or rebuilds the phase by PGHI for a magnitude-only generator; ``"griffinlim"`` rebuilds
             it from the predicted magnitude alone: PGHI, then fast Griffin-Lim iterations.
         seed: the dropout variation; the same seed gives bit-identical output.
+        harmony: the plan: ``"auto"`` reads it from the voice (:func:`vocals2song.harmony.estimate_harmony` with
+            ``key``, ``tempo``, ``happy`` and ``jazz``); a :class:`~vocals2song.harmony.Harmony` (times in seconds
+            from the voice's start) is used as given; None draws no plan (B = 0, the original's input). A generator
+            trained without the plan never sees B, but the result still carries the plan.
+        key, tempo, happy, jazz: the person's controls for ``"auto"`` (see ``estimate_harmony``): a key like
+            ``"A minor"`` or None, beats per minute or None, major (1) ↔ minor (0) or None, fit (1) ↔ prior (0).
         progress: optional callback ``(fraction in [0, 1], stage)``.
     Returns:
         SongResult at the model's sample rate; output length = ceil(input length · model rate / input rate).
     Raises:
-        AudioInputError: non-finite, too short or silent voice. ProcessingError: unusable model output.
+        AudioInputError: non-finite, too short or silent voice. PlanError: a bad key, tempo, happy or jazz.
+        ProcessingError: unusable model output.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    if not (harmony is None or harmony == "auto" or isinstance(harmony, Harmony)):
+        raise PlanError(f"harmony must be 'auto', None or a Harmony, not {harmony!r}.")
+    check_controls(key, tempo, happy, jazz)  # a bad control fails before any work
     voice = np.asarray(voice, dtype=np.float32)
     if voice.ndim != 1:
         raise AudioInputError("The voice must be mono audio (one channel).")
@@ -200,7 +223,14 @@ def vocals_to_song(
 
     report(0.0, "encoding")
     voice_spectrogram = codec.stft(voice, spectrogram_config)
-    voice_image = codec.spectrogram_to_image(voice_spectrogram, spectrogram_config)
+    if isinstance(harmony, str):
+        report(0.05, "reading the plan")
+        same_analysis = spectrogram_config.sample_rate == ANALYSIS.sample_rate and (
+            spectrogram_config.n_fft, spectrogram_config.hop_length) == (ANALYSIS.n_fft, ANALYSIS.hop_length)
+        harmony = estimate_harmony(voice, rate, magnitude=np.abs(voice_spectrogram) if same_analysis else None,
+                                   key=key, tempo=tempo, happy=happy, jazz=jazz)
+    plan = render_plan(harmony, spectrogram_config, voice_spectrogram.shape[1]) if harmony is not None else None
+    voice_image = codec.spectrogram_to_image(voice_spectrogram, spectrogram_config, plan)
     target_image = predict_image(model, voice_image, seed, lambda f, s: report(0.1 + 0.7 * f, s))
 
     report(0.8, "decoding")
@@ -233,6 +263,7 @@ def vocals_to_song(
         sample_rate=rate,
         voice_image=voice_image,
         song_image=predicted_image,
+        harmony=harmony,
     )
 
 

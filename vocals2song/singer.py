@@ -238,7 +238,7 @@ def sing(notes: Sequence[Note], singer: SingerProfile, sample_rate: int,
         peak-normalised to a random level in [0.5, 0.95]; exactly zero during rests. Empty input gives
         an empty array.
     """
-    notes = _monophonic(notes)
+    notes = monophonic(notes)
     if not notes:
         return np.zeros(0, dtype=np.float32)
     nb_samples = int(np.ceil(max(note.start_seconds + note.duration_seconds for note in notes) * sample_rate))
@@ -281,7 +281,7 @@ class _Syllable:
     continues: bool     # melisma: same syllable as the previous note, sung legato
 
 
-def _monophonic(notes: Sequence[Note]) -> list[Note]:
+def monophonic(notes: Sequence[Note]) -> list[Note]:
     """Sort notes by onset, drop empty ones, and cut each at the next onset."""
     ordered = sorted((note for note in notes if note.duration_seconds > 0),
                      key=lambda note: (note.start_seconds, note.midi_pitch))

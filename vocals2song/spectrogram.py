@@ -6,7 +6,8 @@ Audio ↔ complex STFT ↔ R/G image, forward and inverse built from one :class:
   so R = 0 is silence (anything at or below ``db_floor``) and R = 1 is ``db_ceiling``. Magnitudes are of
   librosa's unnormalised Hann STFT of audio in [-1, 1] (a full-scale sine peaks near +54 dB).
 - G = phase: ``G = (angle(Z) + π) / 2π`` in [0, 1].
-- B = 0 (kept so the image is the original project's RGB layout).
+- B = the plan: the chords and beats the song follows, drawn in the same bins and frames by
+  :func:`vocals2song.plan.render_plan`; B = 0 means "no plan" (the original project's image, whose B is 0).
 
 The generator's *target* may hold the phase another way (:func:`spectrogram_to_target`, the model's
 ``phase_representation``): ``"raw"`` (G as above), ``"if"`` (G = instantaneous frequency: the frame-to-frame
@@ -109,16 +110,25 @@ def g_to_phase(g: np.ndarray) -> np.ndarray:
     return (np.asarray(g, dtype=np.float64) * 2 * np.pi - np.pi).astype(np.float32)
 
 
-def spectrogram_to_image(spectrogram: np.ndarray, config: SpectrogramConfig) -> np.ndarray:
-    """Complex STFT, shape (nb_bins, nb_frames) → float32 R/G image, shape (nb_bins, nb_frames, 3)."""
+def spectrogram_to_image(spectrogram: np.ndarray, config: SpectrogramConfig, plan: np.ndarray | None = None) -> np.ndarray:
+    """Complex STFT, shape (nb_bins, nb_frames) → float32 image, shape (nb_bins, nb_frames, 3).
+
+    Args:
+        plan: the B plane, shape (nb_bins, nb_frames) in [0, 1] (:func:`vocals2song.plan.render_plan`); None
+            leaves B = 0.
+    """
     image = np.zeros(spectrogram.shape + (3,), dtype=np.float32)
     image[..., 0] = magnitude_to_r(np.abs(spectrogram), config)
     image[..., 1] = phase_to_g(np.angle(spectrogram))
+    if plan is not None:
+        if plan.shape != spectrogram.shape:
+            raise ValueError(f"the plan is {plan.shape}, the spectrogram {spectrogram.shape}")
+        image[..., 2] = plan
     return image
 
 
 def image_to_spectrogram(image: np.ndarray, config: SpectrogramConfig) -> np.ndarray:
-    """R/G image, shape (nb_bins, nb_frames, ≥2) → complex64 STFT (polar decode: |Z|·e^{jφ}). B is ignored."""
+    """R/G image, shape (nb_bins, nb_frames, ≥2) → complex64 STFT (polar decode: |Z|·e^{jφ}). B (the plan) is not sound."""
     magnitude = r_to_magnitude(image[..., 0], config)
     phase = g_to_phase(image[..., 1])
     return (magnitude * np.exp(1j * phase)).astype(np.complex64)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import os
 import signal
 import sys
@@ -71,6 +72,8 @@ def train(
     seed: int = 0,
     workers: int = 1,
     worker_processes: bool = False,
+    plan: bool = False,
+    estimated_plan_share: float | None = None,
     precision: str = "auto",
     dataset=None,
     device_corpus=None,
@@ -103,6 +106,9 @@ def train(
         seed: weight initialisation, dropout and data order.
         workers: threads (or processes) fetching batches ahead.
         worker_processes: fetch in spawned processes instead of threads (see :class:`BatchFeeder`).
+        plan: the generator reads the plan (B: chords and beats) as a third input channel.
+        estimated_plan_share: with ``plan``, the share of crops (device feeder: of pairs) whose B is the
+            estimator's plan rather than the pair's true one (default :data:`vocals2song.crop_plans.ESTIMATED_PLAN_SHARE`).
         precision: ``auto`` (mixed_bfloat16 on a GPU, else float32), ``float32`` or ``mixed_bfloat16``.
         dataset: a ``keras.utils.PyDataset`` of (voice, target) batches to use instead of ``data`` (tests).
         device_corpus: a :class:`~vocals2song.training.device_data.DeviceCorpus` to use instead of ``data`` with
@@ -120,7 +126,7 @@ def train(
     out = Path(out)
     config = ModelConfig(
         spectrogram=SpectrogramConfig(sample_rate=sample_rate),
-        generator=_generator_config(width, depth, phase_representation),
+        generator=_generator_config(width, depth, phase_representation, 3 if plan else 2),
         target=target if target in ("mixture", "accompaniment") else _bad_target(target),
         phase_representation=phase_representation,
     )
@@ -132,18 +138,23 @@ def train(
             f"'{out}' already holds checkpoints (up to step {existing[-1][0]}): pass --resume to continue, or "
             "choose another --out."
         )
+    from ..crop_plans import ESTIMATED_PLAN_SHARE, pair_plan
+
+    share = ESTIMATED_PLAN_SHARE if estimated_plan_share is None else estimated_plan_share
     if feeder == "workers" and dataset is None:
         from ..data import make_dataset
 
         dataset = make_dataset(data, config, split="train", batch_size=batch_size, crop_frames=crop_frames,
-                               augment=True, seed=seed, workers=workers)  # fmt: skip
+                               augment=True, seed=seed, workers=workers, estimated_plan_share=share)  # fmt: skip
     if feeder == "device" and device_corpus is None:
         from ..data import PairIndex
         from .device_data import build_device_corpus
 
         started_loading = time.monotonic()
         pairs = PairIndex.build(data).select("train")
-        device_corpus = build_device_corpus(pairs, config, crop_frames, progress=progress)
+        plan_for = functools.partial(pair_plan, config=config, estimated_share=share, seed=seed) \
+            if config.uses_plan else None
+        device_corpus = build_device_corpus(pairs, config, crop_frames, plan_for=plan_for, progress=progress)
         print(f"device feeder: {device_corpus.nb_pairs} pairs, {device_corpus.nbytes / 1e6:.0f} MB, loaded in "
               f"{time.monotonic() - started_loading:.0f} s", file=sys.stderr)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
@@ -201,6 +212,7 @@ def train(
                 "beta_1": beta_1,
                 "l1_weight": l1_weight,
                 "phase_l1_weight": phase_l1_weight,
+                "estimated_plan_share": share if plan else None,
                 "feeder": feeder,
                 "seed": seed,
                 "hardware": hardware,
@@ -282,12 +294,13 @@ def _terminate_requests():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _generator_config(width: int, depth: int, phase_representation: str) -> GeneratorConfig:
+def _generator_config(width: int, depth: int, phase_representation: str, input_channels: int = 2) -> GeneratorConfig:
     if phase_representation not in PHASE_REPRESENTATIONS:
         raise Vocals2SongError(f"The phase representation must be one of {', '.join(PHASE_REPRESENTATIONS)}, "
                                f"got '{phase_representation}'.")  # fmt: skip
     try:
-        return GeneratorConfig(width=width, depth=depth, output_channels=1 if phase_representation == "none" else 2)
+        return GeneratorConfig(width=width, depth=depth, input_channels=input_channels,
+                               output_channels=1 if phase_representation == "none" else 2)
     except ValueError as error:
         raise Vocals2SongError(f"Bad generator shape: {error}.") from error
 
