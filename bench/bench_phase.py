@@ -16,7 +16,9 @@ accompaniments (:func:`vocals2song.inference.vocals_to_song`, ``mode="accompanim
   ``sample_rate / hop_length`` (86.13 Hz), seen in one FFT of the whole excerpt. A phase that does not move from
   frame to frame makes exactly these partials (the same comb under every voice); chance is 4.6 %;
 - LSD dB and chroma similarity against the reference accompaniment (:mod:`vocals2song.metrics`);
-- the musicality composite and its tonal, fit and rhythm parts (:mod:`vocals2song.musicality`), when present;
+- the musicality composite and its tonal, fit and rhythm parts (:mod:`vocals2song.musicality`), when present,
+  and **same pitches**: the set chroma correlation of the examples' mean chroma (near 1 when a system plays the
+  same pitch classes whatever the voice, a drone; about 0 for real accompaniments);
 - **decode ms / 15 s**: CPU time from the target image to audio (IF: a cumulative sum; none: PGHI), median of 5.
 
 Rows: each representation as trained, the raw generator's magnitude with its phase rebuilt by PGHI (which
@@ -145,7 +147,9 @@ def generate(args) -> dict:
 
 
 def draw(path: Path, example, outputs: dict, rate: int, step: int) -> None:
-    """dB spectrograms, 0–4 kHz: voice | each system | reference, one row per system."""
+    """dB spectrograms, one row per system (voice first, reference last): left 0–4 kHz over the excerpt, right a
+    zoom on 0–500 Hz over its first 4 s at 2.7 Hz resolution, where a comb of partials on the STFT grid shows
+    (dotted lines: multiples of sample_rate / hop_length, 86 Hz at 22.05 kHz)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,31 +158,44 @@ def draw(path: Path, example, outputs: dict, rate: int, step: int) -> None:
     from vocals2song import spectrogram as codec
     from vocals2song.config import SpectrogramConfig
 
-    analysis = SpectrogramConfig(sample_rate=rate, n_fft=2048, hop_length=256)
+    views = [(SpectrogramConfig(sample_rate=rate, n_fft=2048, hop_length=256), 4000.0, None),
+             (SpectrogramConfig(sample_rate=rate, n_fft=8192, hop_length=1024), 500.0, 4.0)]  # fmt: skip
     panels = {"voice": example.voice, **outputs}
-    figure, axes = plt.subplots(len(panels), 1, figsize=(11, 2.1 * len(panels)), sharex=True)
-    top_bin = int(4000 / (rate / analysis.n_fft))
-    for axis, (name, audio) in zip(axes, panels.items()):
-        decibels = 20 * np.log10(np.abs(codec.stft(audio, analysis))[:top_bin] + 1e-6)
-        seconds = len(audio) / rate
-        axis.imshow(decibels, origin="lower", aspect="auto", cmap="magma", vmin=decibels.max() - 80,
-                    vmax=decibels.max(), extent=(0, seconds, 0, top_bin * rate / analysis.n_fft))  # fmt: skip
-        axis.set_ylabel("Hz")
-        axis.set_title(name if name in ("voice", "reference") else f"{name} (step {step})", fontsize=9, loc="left")
-    axes[-1].set_xlabel(f"seconds — {example.name}")
+    figure, axes = plt.subplots(len(panels), 2, figsize=(14, 1.9 * len(panels)), width_ratios=(3, 1), squeeze=False)
+    for row, (name, audio) in enumerate(panels.items()):
+        for column, (analysis, top_hz, seconds) in enumerate(views):
+            excerpt = audio if seconds is None else audio[: int(seconds * rate)]
+            top_bin = int(top_hz / (rate / analysis.n_fft))
+            decibels = 20 * np.log10(np.abs(codec.stft(excerpt, analysis))[:top_bin] + 1e-6)
+            axis = axes[row, column]
+            axis.imshow(decibels, origin="lower", aspect="auto", cmap="magma", vmin=decibels.max() - 60,
+                        vmax=decibels.max(), extent=(0, len(excerpt) / rate, 0, top_bin * rate / analysis.n_fft))
+            if column == 1:
+                for partial in np.arange(rate / 256, top_hz, rate / 256):
+                    axis.axhline(partial, color="white", linewidth=0.5, linestyle=":", alpha=0.6)
+            else:
+                label = name if name in ("voice", "reference") else f"{name} (step {step})"
+                axis.set_title(label, fontsize=9, loc="left")
+                axis.set_ylabel("Hz")
+    axes[-1, 0].set_xlabel(f"seconds — {example.name}, 60 dB range per panel")
+    axes[-1, 1].set_xlabel("seconds (0–500 Hz)")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=80)
+    figure.savefig(path, dpi=72)
     plt.close(figure)
+    from PIL import Image
+
+    Image.open(path).convert("RGB").quantize(128).save(path, optimize=True)  # a third of the size
 
 
 def score_wavs(folder: Path, result: dict) -> None:
     """Add the musicality features of every saved accompaniment (needs vocals2song.musicality)."""
     import soundfile
 
-    from vocals2song.musicality import musicality_features
+    from vocals2song.musicality import mean_chroma, musicality_features, set_chroma_correlation
 
     for system, rows in result["scores"].items():
+        chromas = []
         for row in rows:
             piece = folder / row["piece"]
             voice, rate = soundfile.read(piece / "voice.wav", dtype="float32")
@@ -186,12 +203,18 @@ def score_wavs(folder: Path, result: dict) -> None:
                                               dtype="float32")  # fmt: skip
             features = musicality_features(voice, accompaniment, rate)
             row.update({name: features[name] for name in ("composite", "tonal", "fit", "rhythm")})
+            chromas.append(mean_chroma(accompaniment, rate))
+        if len(chromas) > 1:  # a set-level figure, shown on every row of the system
+            same = set_chroma_correlation(chromas)
+            for row in rows:
+                row["same_pitches"] = same
 
 
 def table(result: dict) -> str:
     columns = [("consistency_db", "consistency dB ↓", 1), ("hop_comb_percent", "hop comb % ↓", 1),
                ("lsd_db", "LSD dB ↓", 2), ("chroma", "chroma ↑", 3), ("composite", "composite ↑", 3),
                ("tonal", "tonal ↑", 3), ("fit", "fit ↑", 3), ("rhythm", "rhythm ↑", 3),
+               ("same_pitches", "same pitches ↓", 2),
                ("decode_ms", "decode ms / 15 s", 0)]  # fmt: skip
     present = [column for column in columns
                if any(row.get(column[0]) is not None for rows in result["scores"].values() for row in rows)]

@@ -19,7 +19,7 @@ shift 3
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(w8-accompaniment w16-accompaniment w16-mixture w16-accompaniment-44k
                                  w32-accompaniment w64-accompaniment)
-BATCH=${BATCH:-4}
+BATCH=${BATCH:-4}  # PHASE: the target's phase representation (raw, as the packaged generator; docs/phase.md)
 CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-250}
 
 for name in "${names[@]}"; do
@@ -32,8 +32,8 @@ for name in "${names[@]}"; do
     out=$runs/$name
     echo "== $name: width $width, target $target, $rate Hz, $steps steps of $BATCH" >&2
     python -m vocals2song train "$corpus" --out "$out" --steps "$steps" --batch "$BATCH" --width "$width" \
-        --target "$target" --sample-rate "$rate" --checkpoint-every "$CHECKPOINT_EVERY" --sample-every 1000 \
-        --resume 2>&1 | tr '\r' '\n' | grep -v '^$' | tail -n 3
+        --target "$target" --sample-rate "$rate" --phase-representation "${PHASE:-raw}" \
+        --checkpoint-every "$CHECKPOINT_EVERY" --sample-every 1000 --resume 2>&1 | tr '\r' '\n' | grep -v '^$' | tail -n 3
     mkdir -p "$runs/frontier-$steps"
     rm -rf "${runs:?}/frontier-$steps/$name"
     cp -r "$out/export" "$runs/frontier-$steps/$name"

@@ -260,9 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--l1-weight", type=float, default=100.0, help="weight of the L1 term (pix2pix: 100)")
     train.add_argument("--phase-l1-weight", type=float, default=1.0,
                        help="the phase (G) channel's weight inside the L1 term (pix2pix: 1; 0: phase left to the GAN)")
-    train.add_argument("--phase-representation", choices=("raw", "if", "none"), default="raw",
-                       help="the target's phase: raw (G = phase), if (G = instantaneous frequency) or none "
-                            "(magnitude only; PGHI rebuilds the phase)")  # fmt: skip
+    train.add_argument("--phase-representation", choices=("raw", "if", "none"), default="none",
+                       help="the target's phase: none (magnitude only; PGHI rebuilds the phase; the default, see "
+                            "docs/phase.md), if (G = instantaneous frequency) or raw (G = phase)")  # fmt: skip
     train.add_argument("--feeder", choices=("auto", "device", "workers"), default="auto",
                        help="device: audio in device memory, batches made inside the JAX step; workers: batches made "
                             "on the CPU; auto: device on JAX, else workers")  # fmt: skip

@@ -63,7 +63,7 @@ def train(
     beta_1: float = 0.5,
     l1_weight: float = 100.0,
     phase_l1_weight: float = 1.0,
-    phase_representation: str = "raw",
+    phase_representation: str = "none",
     feeder: str = "auto",
     checkpoint_every: int = 500,
     sample_every: int = 1000,
@@ -92,8 +92,9 @@ def train(
         sample_rate: Hz of the model's audio front end.
         learning_rate, beta_1, l1_weight: pix2pix's Adam(2e-4, 0.5) and L1 weight 100.
         phase_l1_weight: the G (phase) channel's weight inside the L1 term; 1 (pix2pix) weighs R and G alike.
-        phase_representation: what the generator's target holds besides R: ``"raw"`` phase, ``"if"``
-            (instantaneous frequency) or ``"none"`` (magnitude only; the phase is rebuilt by PGHI at inference).
+        phase_representation: what the generator's target holds besides R: ``"none"`` (magnitude only; the
+            phase is rebuilt by PGHI at inference: the default, chosen in docs/phase.md), ``"if"`` (instantaneous
+            frequency) or ``"raw"`` phase (the original's).
         feeder: ``"device"`` (JAX: audio in device memory, batches made inside the jitted step), ``"workers"``
             (batches made on the CPU by ``workers`` threads or processes) or ``"auto"`` (device on JAX unless
             ``dataset`` is given, else workers).
