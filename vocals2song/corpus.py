@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from vocals2song.errors import TrainingDataError, Vocals2SongError
+from vocals2song.midi import quiet_import
 from vocals2song.scores import (Meter, PartNote, Piece, analyze_key, bar_chord_slices, chord_slices, excerpt_harmony,
                                 generate_accompaniment, mean_pitch, parse_piece, part_notes, performed_harmony,
                                 read_meter, select_pieces, split_for_piece, stable_hash, top_line)
@@ -291,7 +292,7 @@ def _read_progress(out_dir: Path, settings: dict) -> dict[str, dict]:
 
 def _require_fluidsynth() -> None:
     try:
-        import fluidsynth  # noqa: F401  (pyfluidsynth loads libfluidsynth when imported)
+        quiet_import("fluidsynth")  # pyfluidsynth loads libfluidsynth when imported
     except (ImportError, OSError) as error:
         raise Vocals2SongError(f"FluidSynth is not available ({error}); install libfluidsynth "
                                f"(apt-get install libfluidsynth3) and pyfluidsynth.") from None
@@ -299,8 +300,7 @@ def _require_fluidsynth() -> None:
 
 def _resolve_soundfont(soundfont) -> Path:
     if soundfont is None:
-        import pretty_midi
-
+        pretty_midi = quiet_import("pretty_midi")
         path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
     else:
         path = SOUNDFONT_SHORTCUTS.get(str(soundfont).lower(), Path(soundfont))
@@ -505,8 +505,7 @@ _SYNTHESIZERS: dict[tuple[str, int], tuple[object, int]] = {}
 
 def _synthesizer(soundfont: str, sample_rate: int):
     """One FluidSynth instance per process, soundfont and rate (loading a soundfont is the slow part)."""
-    import fluidsynth
-
+    fluidsynth = quiet_import("fluidsynth")
     key = (soundfont, sample_rate)
     if key not in _SYNTHESIZERS:
         synth = fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=float(sample_rate))

@@ -7,6 +7,9 @@ chord names as marker text events. pretty_midi is imported only when a file is w
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import os
 from pathlib import Path
 
@@ -18,6 +21,13 @@ MELODY_PROGRAM = 52  # General MIDI "Choir Aahs"
 CHORD_PROGRAM = 0  # "Acoustic Grand Piano"
 BASS_OCTAVE_START = 36  # C2
 VOICING_START = 60  # C4
+
+
+def quiet_import(module_name: str):
+    """Import a module whose import prints to stdout (pyfluidsynth announces its library when $CI is set, and
+    pretty_midi imports it), keeping stdout for our own output, e.g. the CLI's chord chart."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return importlib.import_module(module_name)
 
 
 def chord_pitches(root: int, pitch_classes: tuple[int, ...]) -> list[int]:
@@ -36,7 +46,7 @@ def beats_per_bar(harmony: Harmony) -> int:
 
 def write_midi(harmony: Harmony, path: str | os.PathLike) -> Path:
     """Write the plan as a type 1 MIDI file; times are the plan's seconds. Returns the path."""
-    import pretty_midi
+    pretty_midi = quiet_import("pretty_midi")
 
     song = pretty_midi.PrettyMIDI(initial_tempo=float(harmony.tempo_bpm))
     song.time_signature_changes.append(pretty_midi.TimeSignature(beats_per_bar(harmony), 4, 0.0))
