@@ -186,6 +186,40 @@ def test_generator_loss_weighs_the_phase_channel(phase_l1_weight):
     assert losses["g_loss"] == pytest.approx(losses["g_gan"] + 100.0 * expected_l1, rel=1e-5)
 
 
+def test_feature_matching_adds_the_mean_hidden_activation_distance():
+    """g_loss = g_gan + l1 term + weight · mean over layers of mean |real − fake| hidden activations."""
+    from vocals2song.training import Pix2Pix
+
+    model = Pix2Pix(tiny_config().generator)
+    model.compile(l1_weight=100.0, feature_matching_weight=10.0)
+    rng = np.random.default_rng(1)
+    target, fake = (rng.uniform(-1, 1, (2, 512, 16, 2)).astype(np.float32) for _ in range(2))
+    logits = rng.normal(size=(2, 62, 4, 1)).astype(np.float32)
+    real_features = [rng.normal(size=(2, 8, 4, 3)).astype(np.float32), rng.normal(size=(2, 4, 2, 5)).astype(np.float32)]
+    fake_features = [feature + rng.normal(size=feature.shape).astype(np.float32) for feature in real_features]
+    losses = {name: float(value) for name, value in
+              model.compute_losses(target, fake, logits, logits, real_features, fake_features).items()}
+    expected = np.mean([np.abs(real - fake).mean() for real, fake in zip(real_features, fake_features)])
+    assert losses["g_feature_matching"] == pytest.approx(expected, rel=1e-5)
+    assert losses["g_loss"] == pytest.approx(losses["g_gan"] + 100.0 * np.abs(target - fake).mean()
+                                             + 10.0 * expected, rel=1e-5)  # fmt: skip
+    # The feature view runs the discriminator's own layers: its last output is the discriminator's logits.
+    voice = rng.uniform(-1, 1, (1, 512, 64, 2)).astype(np.float32)
+    *features, view_logits = model.discriminator_features([voice, voice])
+    assert len(features) == 4
+    np.testing.assert_allclose(np.asarray(view_logits), np.asarray(model.discriminator([voice, voice])), atol=1e-6)
+
+
+def test_tensorflow_trains_with_feature_matching(tmp_path):
+    out = tmp_path / "run"
+    train([], out=out, steps=2, checkpoint_every=2, sample_every=100, dataset=SyntheticPairs(),
+          feature_matching_weight=10.0, **TINY)  # fmt: skip
+    last = read_metrics(out)[-1]
+    assert np.isfinite(last["g_feature_matching"]) and last["g_feature_matching"] > 0
+    config = json.loads((out / "export" / "config.json").read_text())
+    assert config["model"]["provenance"]["feature_matching_weight"] == 10.0
+
+
 def test_losses_decrease_on_a_learnable_task():
     """A constant target (a quiet song whatever the voice): the generator's L1 error must fall within 20 steps."""
     config = tiny_config()
@@ -399,7 +433,7 @@ JAX_DEVICE_TRAIN = """
         out = "run-" + representation
         export = train([], out=out, steps=1, checkpoint_every=1, sample_every=1, width=4, depth=4, crop_frames=64,
                        batch_size=2, progress=False, phase_representation=representation, device_corpus=corpus,
-                       target="accompaniment")
+                       target="accompaniment", feature_matching_weight=10.0 if representation == "none" else 0.0)
         model = load_generator(export)
         generated = np.asarray(model.network(np.zeros((1, 512, 64, 2), np.float32)))
         results[representation] = {{
@@ -424,6 +458,10 @@ def test_jax_device_feeder_trains_if_and_magnitude_only_data_parallel(tmp_path):
         last = run["metrics"][-1]
         assert last["step"] == 1 and np.isfinite(last["g_loss"]) and np.isfinite(last["l1_magnitude"])
         assert ("l1_phase" in last) == (representation != "none")
+        assert ("g_feature_matching" in last) == (representation == "none")  # on the JAX step too
+        if representation == "none":
+            assert last["g_loss"] == pytest.approx(last["g_gan"] + 100.0 * last["l1_magnitude"] / 2
+                                                   + 10.0 * last["g_feature_matching"], rel=1e-4)  # fmt: skip
 
 
 def test_the_device_feeder_needs_jax(tmp_path):

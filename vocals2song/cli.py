@@ -140,6 +140,7 @@ def command_train(args: argparse.Namespace) -> None:
         beta_1=args.beta_1,
         l1_weight=args.l1_weight,
         phase_l1_weight=args.phase_l1_weight,
+        feature_matching_weight=args.feature_matching_weight,
         phase_representation=args.phase_representation,
         feeder=args.feeder,
         checkpoint_every=args.checkpoint_every,
@@ -258,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=2e-4, help="Adam's, for both networks (pix2pix: 2e-4)")
     train.add_argument("--beta-1", type=float, default=0.5, help="Adam's beta_1 (pix2pix: 0.5)")
     train.add_argument("--l1-weight", type=float, default=100.0, help="weight of the L1 term (pix2pix: 100)")
+    train.add_argument("--feature-matching-weight", type=float, default=0.0,
+                       help="weight of the discriminator feature-matching term (pix2pixHD: 10; default 0: off)")
     train.add_argument("--phase-l1-weight", type=float, default=1.0,
                        help="the phase (G) channel's weight inside the L1 term (pix2pix: 1; 0: phase left to the GAN)")
     train.add_argument("--phase-representation", choices=("raw", "if", "none"), default="none",

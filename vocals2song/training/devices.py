@@ -189,7 +189,7 @@ class StepRunner:
 
 
 def new_model(config: ModelConfig, learning_rate: float = 2e-4, beta_1: float = 0.5, l1_weight: float = 100.0,
-              phase_l1_weight: float = 1.0) -> Pix2Pix:  # fmt: skip
+              phase_l1_weight: float = 1.0, feature_matching_weight: float = 0.0) -> Pix2Pix:  # fmt: skip
     """A compiled :class:`Pix2Pix` with pix2pix's optimizers (build it inside :func:`training_devices`)."""
     model = Pix2Pix(config.generator, name="pix2pix")
     model.compile(
@@ -197,6 +197,7 @@ def new_model(config: ModelConfig, learning_rate: float = 2e-4, beta_1: float = 
         d_optimizer=default_optimizer(learning_rate, beta_1),
         l1_weight=l1_weight,
         phase_l1_weight=phase_l1_weight,
+        feature_matching_weight=feature_matching_weight,
     )
     model.build_optimizers()
     return model

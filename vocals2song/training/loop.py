@@ -63,6 +63,7 @@ def train(
     beta_1: float = 0.5,
     l1_weight: float = 100.0,
     phase_l1_weight: float = 1.0,
+    feature_matching_weight: float = 0.0,
     phase_representation: str = "none",
     feeder: str = "auto",
     checkpoint_every: int = 500,
@@ -92,6 +93,7 @@ def train(
         sample_rate: Hz of the model's audio front end.
         learning_rate, beta_1, l1_weight: pix2pix's Adam(2e-4, 0.5) and L1 weight 100.
         phase_l1_weight: the G (phase) channel's weight inside the L1 term; 1 (pix2pix) weighs R and G alike.
+        feature_matching_weight: weight of the discriminator feature-matching term (pix2pixHD: 10; 0: off).
         phase_representation: what the generator's target holds besides R: ``"none"`` (magnitude only; the
             phase is rebuilt by PGHI at inference: the default, chosen in docs/phase.md), ``"if"`` (instantaneous
             frequency) or ``"raw"`` phase (the original's).
@@ -162,7 +164,7 @@ def train(
     started = time.monotonic()
 
     with training_devices(precision, batch_size) as (precision, replicas, strategy):
-        model = new_model(config, learning_rate, beta_1, l1_weight, phase_l1_weight)
+        model = new_model(config, learning_rate, beta_1, l1_weight, phase_l1_weight, feature_matching_weight)
         step, previous_wall_seconds, last_losses = 0, 0.0, {}
         remove_partial_checkpoints(out)
         if resume and existing:
@@ -212,6 +214,7 @@ def train(
                 "beta_1": beta_1,
                 "l1_weight": l1_weight,
                 "phase_l1_weight": phase_l1_weight,
+                "feature_matching_weight": feature_matching_weight,
                 "estimated_plan_share": share if plan else None,
                 "feeder": feeder,
                 "seed": seed,

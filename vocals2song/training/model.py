@@ -4,7 +4,11 @@
 for each backend side by side: TensorFlow with two ``tf.GradientTape`` s, JAX stateless (``stateless_call``,
 ``jax.vjp``, ``optimizer.stateless_apply``). The loss is the pix2pix one (Isola et al. 2017): generator =
 BCE(D(voice, fake), 1) + ``l1_weight`` · L1(target, fake); discriminator = BCE(D(voice, target), 1) +
-BCE(D(voice, fake), 0), logits throughout. ``phase_l1_weight`` scales the phase channel's share of the L1 term:
+BCE(D(voice, fake), 0), logits throughout. ``feature_matching_weight`` adds pix2pixHD's discriminator feature
+matching (Wang et al. 2018) to the generator's loss: the mean absolute difference between the discriminator's
+hidden activations on the real and on the generated pair, averaged over its four hidden layers (0: off, plain
+pix2pix). It rewards a generator whose output has the texture of real music at every scale of the PatchGAN,
+which the L1 term alone turns into a blurred average. ``phase_l1_weight`` scales the phase channel's share of the L1 term:
 1 is pix2pix's plain mean over both channels, 0 leaves the phase to the adversarial term alone. A magnitude-only
 generator (one output channel) has no phase term.
 """
@@ -18,7 +22,9 @@ import keras
 from ..config import GeneratorConfig
 from ..networks import build_discriminator, build_generator
 
-TRACKERS = ("g_loss", "g_gan", "g_l1", "d_loss", "l1_magnitude", "l1_phase")  # l1_phase only with a phase channel
+TRACKERS = ("g_loss", "g_gan", "g_l1", "d_loss", "l1_magnitude", "l1_phase", "g_feature_matching")
+# l1_phase only with a phase channel, g_feature_matching only with a feature-matching weight
+FEATURE_LAYERS = ("down0_act", "down1_act", "down2_act", "act3")  # the PatchGAN's hidden activations
 
 def default_optimizer(learning_rate: float = 2e-4, beta_1: float = 0.5) -> keras.optimizers.Optimizer:
     """Adam(2e-4, beta_1=0.5): pix2pix's optimizer, one each for the generator and the discriminator."""
@@ -46,7 +52,21 @@ class Pix2Pix(keras.Model):
         self.generator_config = config
         self.generator = build_generator(config)
         self.discriminator = build_discriminator(config)
-        names = TRACKERS if config.output_channels > 1 else tuple(name for name in TRACKERS if name != "l1_phase")
+        # The same layers (and variables, in the same order) with the hidden activations as extra outputs.
+        self.discriminator_features = keras.Model(
+            self.discriminator.inputs,
+            [self.discriminator.get_layer(name).output for name in FEATURE_LAYERS] + [self.discriminator.output],
+            name="discriminator_features",
+        )
+        if [id(v) for v in self.discriminator_features.variables] != [id(v) for v in self.discriminator.variables]:
+            raise AssertionError("the feature view of the discriminator must share its variables, in order")
+        self.feature_matching_weight = 0.0
+        self._set_trackers()
+
+    def _set_trackers(self) -> None:
+        names = [name for name in TRACKERS
+                 if (name != "l1_phase" or self.generator_config.output_channels > 1)
+                 and (name != "g_feature_matching" or self.feature_matching_weight > 0)]
         self.trackers = [keras.metrics.Mean(name=name) for name in names]
 
     @property
@@ -59,11 +79,17 @@ class Pix2Pix(keras.Model):
         d_optimizer: keras.optimizers.Optimizer | None = None,
         l1_weight: float = 100.0,
         phase_l1_weight: float = 1.0,
+        feature_matching_weight: float = 0.0,
         **kwargs,
     ) -> None:
-        """Set the two optimizers (default :func:`default_optimizer` each), the L1 weight (pix2pix: 100) and the
-        phase channel's weight inside the L1 term (pix2pix: 1, the plain mean over R and G)."""
+        """Set the two optimizers (default :func:`default_optimizer` each), the L1 weight (pix2pix: 100), the
+        phase channel's weight inside the L1 term (pix2pix: 1, the plain mean over R and G) and the weight of the
+        discriminator feature-matching term (pix2pixHD: 10; 0 = off, pix2pix)."""
         super().compile(**kwargs)
+        if feature_matching_weight < 0:
+            raise ValueError(f"feature_matching_weight must be >= 0, not {feature_matching_weight}")
+        self.feature_matching_weight = float(feature_matching_weight)
+        self._set_trackers()
         self.g_optimizer = g_optimizer or default_optimizer()
         self.d_optimizer = d_optimizer or default_optimizer()
         self.l1_weight = float(l1_weight)
@@ -81,11 +107,30 @@ class Pix2Pix(keras.Model):
         nb_frames, output_channels)."""
         return self.generator(voice, training=training)
 
-    def compute_losses(self, target, fake, real_logits, fake_logits) -> dict[str, Any]:
+    def discriminate(self, discriminator_call, voice, candidate):
+        """(logits, hidden activations) of the discriminator on (voice, candidate); ``discriminator_call(model,
+        inputs) -> outputs`` runs a model (a plain call, or a stateless call on JAX). Without feature matching
+        the plain discriminator runs and the activations are an empty list."""
+        if self.feature_matching_weight > 0:
+            *features, logits = discriminator_call(self.discriminator_features, [voice, candidate])
+            return logits, features
+        return discriminator_call(self.discriminator, [voice, candidate]), []
+
+    def feature_matching(self, real_features, fake_features):
+        """Mean over the hidden layers of mean |D_k(voice, target) − D_k(voice, fake)|, the real side held fixed."""
+        ops = keras.ops
+        terms = [ops.mean(ops.abs(ops.stop_gradient(ops.cast(real, "float32")) - ops.cast(fake, "float32")))
+                 for real, fake in zip(real_features, fake_features)]
+        return sum(terms) / len(terms)
+
+    def compute_losses(self, target, fake, real_logits, fake_logits, real_features=(), fake_features=()
+                       ) -> dict[str, Any]:  # fmt: skip
         """The losses as float32 scalars: g_loss = g_gan + l1_weight · (l1_magnitude + phase_l1_weight · l1_phase) / 2
         (pix2pix's g_gan + l1_weight · g_l1 when phase_l1_weight is 1), d_loss, the unweighted g_l1 and the
         per-channel L1 (channel 0 = R = magnitude, channel 1 = G = phase). Without a phase channel l1_phase is
-        left out of the sum (g_loss = g_gan + l1_weight · l1_magnitude / 2) and of the logs."""
+        left out of the sum (g_loss = g_gan + l1_weight · l1_magnitude / 2) and of the logs. With a
+        feature-matching weight, g_loss also has feature_matching_weight · g_feature_matching (from the
+        discriminator's hidden activations on the real and the fake pair)."""
         ops = keras.ops
         fake = ops.cast(fake, "float32")
         target = ops.cast(target, "float32")
@@ -103,8 +148,12 @@ class Pix2Pix(keras.Model):
             weighted_l1 = l1_magnitude / 2
         d_loss = ops.mean(ops.binary_crossentropy(ops.ones_like(real_logits), real_logits, from_logits=True))
         d_loss = d_loss + ops.mean(ops.binary_crossentropy(zeros, fake_logits, from_logits=True))
-        return {"g_loss": g_gan + self.l1_weight * weighted_l1, "g_gan": g_gan, "g_l1": ops.mean(errors),
-                "d_loss": d_loss, "l1_magnitude": l1_magnitude, **phase_terms}
+        g_loss = g_gan + self.l1_weight * weighted_l1
+        if self.feature_matching_weight > 0:
+            phase_terms["g_feature_matching"] = self.feature_matching(real_features, fake_features)
+            g_loss = g_loss + self.feature_matching_weight * phase_terms["g_feature_matching"]
+        return {"g_loss": g_loss, "g_gan": g_gan, "g_l1": ops.mean(errors), "d_loss": d_loss,
+                "l1_magnitude": l1_magnitude, **phase_terms}
 
     def train_step(self, *args):
         if keras.backend.backend() == "jax":
@@ -121,11 +170,15 @@ class Pix2Pix(keras.Model):
         # Under tf.distribute each replica sees a slice of the batch and the optimizer sums the replicas'
         # gradients, so each replica's mean loss is divided by the replica count.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
+
+        def call(model, inputs):
+            return model(inputs, training=True)
+
         with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
             fake = self.generator(voice, training=True)
-            real_logits = self.discriminator([voice, target], training=True)
-            fake_logits = self.discriminator([voice, fake], training=True)
-            losses = self.compute_losses(target, fake, real_logits, fake_logits)
+            real_logits, real_features = self.discriminate(call, voice, target)
+            fake_logits, fake_features = self.discriminate(call, voice, fake)
+            losses = self.compute_losses(target, fake, real_logits, fake_logits, real_features, fake_features)
             g_loss, d_loss = losses["g_loss"] / replicas, losses["d_loss"] / replicas
         generator_variables = self.generator.trainable_variables
         discriminator_variables = self.discriminator.trainable_variables
@@ -171,13 +224,16 @@ class Pix2Pix(keras.Model):
 
         def forward(g_trainable, d_trainable):
             fake, g_updated = self.generator.stateless_call(g_trainable, g_non_trainable, voice, training=True)
-            real_logits, d_updated = self.discriminator.stateless_call(
-                d_trainable, d_non_trainable, [voice, target], training=True
-            )
-            fake_logits, d_updated = self.discriminator.stateless_call(
-                d_trainable, d_updated, [voice, fake], training=True
-            )
-            losses = self.compute_losses(target, fake, real_logits, fake_logits)
+            d_updated = d_non_trainable
+
+            def call(model, inputs):  # the discriminator's batch-norm statistics carried from call to call
+                nonlocal d_updated
+                outputs, d_updated = model.stateless_call(d_trainable, d_updated, inputs, training=True)
+                return outputs
+
+            real_logits, real_features = self.discriminate(call, voice, target)
+            fake_logits, fake_features = self.discriminate(call, voice, fake)
+            losses = self.compute_losses(target, fake, real_logits, fake_logits, real_features, fake_features)
             return (losses["g_loss"], losses["d_loss"]), (losses, g_updated, d_updated)
 
         # One forward pass, two pullbacks (as the two tapes): ∂g_loss/∂generator and ∂d_loss/∂discriminator.
