@@ -109,7 +109,7 @@ def test_evaluate_scores_model_and_baselines(tmp_path, generator):
                       pictures=tmp_path / "pictures", max_pictures=1)  # fmt: skip
 
     assert result["systems"] == list(SYSTEMS) == ["model", *BASELINES]
-    assert "blur" in result["systems"]
+    assert "blur" in result["systems"] and "plan band" in result["systems"]  # FluidSynth is a test dependency
     assert [piece["name"] for piece in result["pieces"]] == ["p1", "p2"]
     assert all(piece["seconds"] == 1.5 for piece in result["pieces"])
     for system in SYSTEMS:
@@ -131,19 +131,22 @@ def test_evaluate_scores_model_and_baselines(tmp_path, generator):
     musicality = result["musicality"]
     assert musicality["vocals only"]["composite"] == 0.0 < musicality["reference"]["composite"]
     assert musicality["reference"]["tonal"] > 0.5 and musicality["blur"]["tonal"] < musicality["reference"]["tonal"]
+    # the plan band plays pitched chords at the reference's level: tonal, and as loud as the truth
+    assert musicality["plan band"]["tonal"] > musicality["blur"]["tonal"]
+    assert musicality["plan band"]["level_db"] == pytest.approx(musicality["reference"]["level_db"], abs=1.0)
     assert result["collections"] == {"all": {"examples": 2, "mean": result["mean"], "musicality": result["musicality"]}}
 
     assert json.loads(out_json.read_text()) == json.loads(json.dumps(result))
     table = format_table(result)
     rows = table.splitlines()
     assert rows[0].startswith("| system | song LSD dB ↓")
-    assert [row.split(" | ")[0] for row in rows[2:8]] == [f"| {system}" for system in SYSTEMS]
+    assert [row.split(" | ")[0] for row in rows[2:2 + len(SYSTEMS)]] == [f"| {system}" for system in SYSTEMS]
     assert "2 example(s) of the 'test' split" in table
     musicality_rows = format_musicality_table(result).splitlines()
     assert musicality_rows[0].startswith("| system | composite ↑ | tonal ↑ | fit ↑ | rhythm ↑ | co-modulation")
-    assert [row.split(" | ")[0] for row in musicality_rows[2:8]] == [f"| {system}" for system in SYSTEMS]
-    assert musicality_rows[9].startswith("| collection | examples | model composite")
-    assert musicality_rows[11].startswith("| all | 2 | ")
+    assert [row.split(" | ")[0] for row in musicality_rows[2:2 + len(SYSTEMS)]] == [f"| {system}" for system in SYSTEMS]
+    assert musicality_rows[3 + len(SYSTEMS)].startswith("| collection | examples | model composite")
+    assert musicality_rows[5 + len(SYSTEMS)].startswith("| all | 2 | ")
 
     assert len(result["pictures"]) == 1
     picture = Path(result["pictures"][0])

@@ -107,7 +107,7 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
             a corpus built with other settings.
     """
     _require_fluidsynth()
-    soundfont_path = _resolve_soundfont(soundfont)
+    soundfont_path = resolve_soundfont(soundfont)
     if sample_rate < 8000 or max_seconds <= 0 or not 0 <= voice_augmentation <= 1:
         raise Vocals2SongError(f"Use a sample rate of at least 8000 Hz, a positive excerpt length and a voice "
                                f"augmentation probability in [0, 1] (got {sample_rate} Hz, {max_seconds} s, "
@@ -298,7 +298,8 @@ def _require_fluidsynth() -> None:
                                f"(apt-get install libfluidsynth3) and pyfluidsynth.") from None
 
 
-def _resolve_soundfont(soundfont) -> Path:
+def resolve_soundfont(soundfont=None) -> Path:
+    """The .sf2 path of ``soundfont`` (a path, or a shortcut like "fluidr3"; None: pretty_midi's TimGM6mb)."""
     if soundfont is None:
         pretty_midi = quiet_import("pretty_midi")
         path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
@@ -515,20 +516,30 @@ def _synthesizer(soundfont: str, sample_rate: int):
 
 def _synthesize(events: list[tuple[float, int, int, int, int]], programs: list[int], job: _Job,
                 rng: np.random.Generator, nb_samples: int) -> np.ndarray:
-    """Play the events through FluidSynth; float32 mono, shape (nb_samples,), in [-1, 1]."""
-    synth, soundfont_id = _synthesizer(job.soundfont, job.sample_rate)
+    """Play the events through FluidSynth with a random reverb; float32 mono, shape (nb_samples,)."""
+    reverb = (float(rng.uniform(0.1, 0.8)), float(rng.uniform(0.1, 0.6)), 0.8, float(rng.uniform(0.1, 0.6)))
+    return synthesize_events(events, programs, job.soundfont, job.sample_rate, nb_samples, reverb)
+
+
+def synthesize_events(events: list[tuple[float, int, int, int, int]], programs: list[int], soundfont: str,
+                      sample_rate: int, nb_samples: int,
+                      reverb: tuple[float, float, float, float] = (0.4, 0.3, 0.8, 0.3)) -> np.ndarray:
+    """Play MIDI events (seconds, is_note_on, channel, key, velocity) through FluidSynth: ``programs`` are the GM
+    programs of the pitched channels in order (channel 9, drums, is skipped), ``reverb`` is FluidSynth's (room
+    size, damping, width, level). Returns float32 mono audio, shape (nb_samples,), in [-1, 1]."""
+    synth, soundfont_id = _synthesizer(soundfont, sample_rate)
     synth.system_reset()
     channels = [channel for channel in range(16) if channel != DRUM_CHANNEL]
     for channel, program in zip(channels, programs):
         synth.program_select(channel, soundfont_id, 0, program)
     synth.program_select(DRUM_CHANNEL, soundfont_id, 128, 0)
-    synth.set_reverb(float(rng.uniform(0.1, 0.8)), float(rng.uniform(0.1, 0.6)), 0.8, float(rng.uniform(0.1, 0.6)))
+    synth.set_reverb(*reverb)
 
     chunks = []
     rendered = 0
     # Note-offs sort before note-ons at the same instant so a repeated key is re-struck, not cut.
     for seconds, is_note_on, channel, key, velocity in sorted(events, key=lambda event: (event[0], event[1])):
-        target = min(nb_samples, int(seconds * job.sample_rate))
+        target = min(nb_samples, int(seconds * sample_rate))
         if target > rendered:
             chunks.append(synth.get_samples(target - rendered))
             rendered = target

@@ -21,6 +21,10 @@ Baselines (:mod:`vocals2song.baselines`; add one by adding a function to :data:`
   piece (needs examples of two or more pieces: a corpus cuts several pairs from one piece);
 - ``blur``: each STFT bin's time-average magnitude of the true accompaniment with random phase — its average
   spectrum and no music;
+- ``plan band``: the plan the generator reads in B (chords and beats estimated from the voice, as
+  ``vocals_to_song`` does by default) played by a General MIDI bass, piano and drums through the corpus renderer
+  (:mod:`vocals2song.band`), at the reference's level — a Songsmith-style accompaniment, the ceiling a plan-reading
+  generator can aim at (absent when FluidSynth is not installed);
 - ``reference``: the true accompaniment (the ceiling of the spectral scores).
 
 Means are over all examples and per collection (the first part of a corpus piece's name, its composer).
@@ -62,6 +66,19 @@ def _blur(example: Example, other: Example | None, rate: int, seed: int) -> np.n
     return baselines.blur(example.accompaniment, rate, seed=seed)
 
 
+def _plan_band(example: Example, other: Example | None, rate: int, seed: int) -> np.ndarray | None:
+    from .band import play_plan
+    from .errors import Vocals2SongError
+    from .harmony import estimate_harmony
+
+    try:
+        band = play_plan(estimate_harmony(example.voice, rate), rate, len(example.voice), seed=seed)
+    except (ImportError, OSError, Vocals2SongError):  # no FluidSynth or soundfont here
+        return None
+    band_rms, reference_rms = float(np.sqrt(np.mean(band**2))), float(np.sqrt(np.mean(example.accompaniment**2)))
+    return band * (reference_rms / band_rms) if band_rms > 0 else band
+
+
 def _reference(example: Example, other: Example | None, rate: int, seed: int) -> np.ndarray:
     return example.accompaniment
 
@@ -72,6 +89,7 @@ BASELINES: dict[str, Baseline] = {
     "melody copy": _melody_copy,
     "other piece": _other_piece,
     "blur": _blur,
+    "plan band": _plan_band,
     "reference": _reference,
 }
 SYSTEMS = ("model", *BASELINES)  # as shipped; evaluate() reads BASELINES when it runs
