@@ -153,6 +153,19 @@ def test_build_corpus_records_the_voice_augmentation_and_checks_it_on_rerun(tiny
         build_corpus(tiny_corpus.parent, pieces=2, voice_augmentation=1.5, progress=False)
 
 
+def test_build_corpus_renders_only_the_chosen_splits(tiny_corpus, tmp_path):
+    """More training data without the held-out composers: --splits keeps the pieces of those splits only."""
+    from vocals2song.corpus import build_corpus, load_manifest
+    from vocals2song.errors import Vocals2SongError
+
+    build_corpus(tmp_path / "validation", pieces=1, max_seconds=2.0, workers=1, sample_rate=SAMPLE_RATE,
+                 progress=False, splits=("validation",), voice_augmentation=0.0)  # fmt: skip
+    pairs = load_manifest(tmp_path / "validation")["pairs"]
+    assert pairs and {pair["split"] for pair in pairs} == {"validation"} and len({pair["piece"] for pair in pairs}) == 1
+    with pytest.raises(Vocals2SongError, match="splits must be"):
+        build_corpus(tmp_path / "bad", pieces=1, splits=("holdout",), progress=False)
+
+
 def test_load_manifest_lists_missing_files(tiny_corpus, tmp_path):
     from vocals2song.corpus import load_manifest
 

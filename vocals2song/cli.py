@@ -120,6 +120,7 @@ def command_corpus(args: argparse.Namespace) -> None:
         soundfont=args.soundfont,
         seed=args.seed,
         voice_augmentation=args.voice_augmentation,
+        splits=tuple(args.splits) if args.splits else None,
     )
     print(f"wrote {manifest}")
 
@@ -245,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     corpus.add_argument("--voice-augmentation", type=float, default=0.7, metavar="P",
                         help="probability that a pair's voice sounds recorded (room, noise, microphone, detune, "
                              "speech); 0 for clean voices (default 0.7)")
+    corpus.add_argument("--splits", nargs="+", choices=("train", "validation", "test"),
+                        help="render only the pieces of these splits, e.g. 'train validation' for more training "
+                             "data (default: all; --pieces then counts the pieces kept)")
     corpus.set_defaults(run=command_corpus)
 
     train = commands.add_parser("train", help="train the pix2pix generator")

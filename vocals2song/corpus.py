@@ -81,7 +81,7 @@ DRUM_CHANNEL = 9
 
 def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = None, sample_rate: int = 22050,
                  max_seconds: float = 20.0, soundfont=None, seed: int = 0, progress: bool = True,
-                 voice_augmentation: float = 0.7) -> Path:
+                 voice_augmentation: float = 0.7, splits: tuple[str, ...] | None = None) -> Path:
     """Render (vocals, accompaniment) pairs from music21's scores into ``out_dir``.
 
     Args:
@@ -98,6 +98,8 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
         voice_augmentation: probability that a pair's voice is made to sound recorded (room, noise,
             microphone, detune...: :mod:`vocals2song.voice_augment`; the pair's entry records what was
             applied); a share of it makes the singer speak instead. 0 renders clean voices as before.
+        splits: render only the pieces of these splits (e.g. ``("train", "validation")`` to add training data
+            without spending time on the held-out composers); ``pieces`` then counts the pieces kept. None: all.
 
     Returns:
         The path of the written ``manifest.json``.
@@ -112,14 +114,21 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
         raise Vocals2SongError(f"Use a sample rate of at least 8000 Hz, a positive excerpt length and a voice "
                                f"augmentation probability in [0, 1] (got {sample_rate} Hz, {max_seconds} s, "
                                f"{voice_augmentation}).")
+    if splits is not None and (not splits or not set(splits) <= set(SPLITS)):
+        raise Vocals2SongError(f"splits must be some of {', '.join(SPLITS)}, not {splits!r}.")
     out_dir = _writable_folder(out_dir)
     settings = {"sample_rate": int(sample_rate), "max_seconds": float(max_seconds),
                 "soundfont": soundfont_path.name, "seed": int(seed)}
     if voice_augmentation:  # absent at 0, so corpora rendered before augmentation existed still resume
         settings["voice_augmentation"] = float(voice_augmentation)
+    if splits is not None:
+        settings["splits"] = sorted(splits)
     finished = _read_progress(out_dir, settings)
 
-    selection = select_pieces(pieces, seed)
+    if splits is None:
+        selection = select_pieces(pieces, seed)
+    else:
+        selection = [piece for piece in select_pieces(None, seed) if split_for_piece(piece.name) in splits][:pieces]
     jobs = [_Job(piece=piece, out_dir=str(out_dir), shard=f"shard-{index // PIECES_PER_SHARD:03d}",
                  sample_rate=int(sample_rate), max_seconds=float(max_seconds),
                  soundfont=str(soundfont_path), seed=int(seed), voice_augmentation=float(voice_augmentation))
