@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The CPU recipe (no GPU machine): the plan generator the objective sweep chose, trained as long as the machine
+# allows, resumable, with an export kept every 500 steps so the best can be chosen by the musicality composite on
+# the validation split.
+#
+# Usage: tools/cpu_train.sh OUT_DIR STEPS CORPUS [CORPUS ...]
+#   e.g. tools/cpu_train.sh runs/cpu 4000 data/corpus-h data/corpus-train
+# where data/corpus-train holds training pieces only (the held-out composers are never rendered there):
+#   vocals2song corpus data/corpus-train --splits train validation --pieces 600 --seed 1 --voice-augmentation 0.7
+# Rerun the same line to continue a killed run, or to go on to more STEPS. A run of tools/objective_sweep.sh
+# can be continued by copying its l1-100/ folder to OUT_DIR first (same model, same objective).
+# Then choose:  python bench/bench_models.py OUT_DIR/exports/step-* --data CORPUS --split validation
+set -euo pipefail
+out=${1:?output folder}
+steps=${2:?total steps}
+shift 2
+[ $# -gt 0 ] || { echo "usage: tools/cpu_train.sh OUT_DIR STEPS CORPUS [CORPUS ...]" >&2; exit 2; }
+python=${PYTHON:-python}
+resume=()
+[ -d "$out/checkpoints" ] && resume=(--resume)
+exec "$python" -m vocals2song train "$@" --out "$out" --steps "$steps" --width 8 --batch 8 --crop-frames 256 \
+    --target accompaniment --plan --phase-representation none --l1-weight 100 --checkpoint-every 100 \
+    --keep-exports-every 500 --sample-every 1000 --seed 0 "${resume[@]}"
