@@ -182,6 +182,26 @@ def test_a_baseline_added_to_the_registry_is_scored(tmp_path, generator, monkeyp
     assert "| half reference |" in format_musicality_table(result)
 
 
+def test_the_hint_ablation_leaves_the_plan_out(tmp_path, monkeypatch):
+    """plan=False feeds a plan generator B = 0: its accompaniment changes, and the result says which it was."""
+    import dataclasses
+
+    import vocals2song.evaluate as evaluate_module
+
+    monkeypatch.setattr(evaluate_module, "BASELINES", {"reference": BASELINES["reference"]})
+    config = tiny_config()
+    config = dataclasses.replace(config, generator=dataclasses.replace(config.generator, input_channels=3))
+    assert config.uses_plan
+    planned = SongGenerator(config, build_generator(config.generator), "test")
+    corpus = write_corpus(tmp_path / "corpus", ["test"], seconds=2.0)
+    with_plan = evaluate(planned, corpus, split="test", seconds=None)
+    without = evaluate(planned, corpus, split="test", seconds=None, plan=False)
+    assert with_plan["plan"] is True and without["plan"] is False
+    assert "B channel at 0" in format_table(without) and "plan read from the voice" in format_table(with_plan)
+    assert (with_plan["pieces"][0]["scores"]["model"]["accompaniment"]
+            != without["pieces"][0]["scores"]["model"]["accompaniment"])  # fmt: skip
+
+
 def test_evaluate_one_example_leaves_out_other_piece(tmp_path, generator):
     corpus = write_corpus(tmp_path / "corpus", ["validation"])
     result = evaluate(generator, corpus, seconds=None)

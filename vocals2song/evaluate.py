@@ -115,6 +115,7 @@ def evaluate(
     out_json: str | os.PathLike | None = None,
     pictures: str | os.PathLike | None = None,
     max_pictures: int = DEFAULT_PICTURES,
+    plan: bool = True,
 ) -> dict:
     """Score a generator and the baselines on the examples of one split.
 
@@ -129,6 +130,8 @@ def evaluate(
         out_json: where to write the result as JSON too.
         pictures: a folder for voice | generated accompaniment | reference spectrogram PNGs of the first
             ``max_pictures`` examples (:mod:`vocals2song.pictures`).
+        plan: give a plan-reading generator the plan read from the voice (as the app does); False leaves its B
+            channel at 0 (the hint ablation). Generators without a plan input ignore it.
     Returns:
         ``{"weights", "data", "split", "seconds", "mode", "phase", "seed", "sample_rate", "systems",
         "pieces": [{"name", "collection", "seconds", "scores": {system: {part: {metric: value}}},
@@ -152,7 +155,7 @@ def evaluate(
         if pictures is not None and len(pictured) < max_pictures:
             picture = Path(pictures) / f"{len(pictured):02d}-{_file_name(example.name)}.png"
             pictured.append(str(picture))
-        piece, accompaniments = _score_example(example, other, model, rate, mode, phase, seed, picture)
+        piece, accompaniments = _score_example(example, other, model, rate, mode, phase, seed, picture, plan)
         pieces.append(piece)
         for system, accompaniment in accompaniments.items():
             chromas.setdefault(system, []).append(mean_chroma(accompaniment, rate))
@@ -196,6 +199,7 @@ def evaluate(
         "mode": mode,
         "phase": phase,
         "seed": seed,
+        "plan": bool(plan) if model.config.uses_plan else None,
         "sample_rate": rate,
         "systems": systems,
         "pieces": pieces,
@@ -244,11 +248,12 @@ def _score_example(
     phase: str,
     seed: int,
     picture: Path | None,
+    plan: bool = True,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """One example's scores (``{"name", "collection", "seconds", "scores", "musicality"}``) and each system's
     accompaniment."""
     voice = example.voice
-    generated = vocals_to_song(voice, rate, model, mode=mode, phase=phase, seed=seed)
+    generated = vocals_to_song(voice, rate, model, mode=mode, phase=phase, seed=seed, harmony="auto" if plan else None)
     # vocals_to_song scales its outputs together to keep peaks below 1; undo that to compare at the data's level.
     limit_gain = float(np.max(np.abs(generated.voice))) / float(np.max(np.abs(voice)))
     songs = {"model": generated.song / limit_gain}
@@ -294,7 +299,9 @@ def format_table(result: dict) -> str:
         lines.append(_row(cells))
     footer = (f"\n{len(result['pieces'])} example(s) of the {result['split']!r} split, "
               f"{result['seconds'] or 'whole'} s each, mode {result['mode']!r}, phase {result.get('phase', 'predicted')!r}, "
-              f"seed {result['seed']}.")  # fmt: skip
+              f"seed {result['seed']}"
+              + {True: ", plan read from the voice", False: ", B channel at 0 (no plan)"}.get(result.get("plan"), "")
+              + ".")  # fmt: skip
     notes = "".join(f"\nNote: {note}" for note in result.get("notes", []))
     return "\n".join(lines) + footer + notes
 
