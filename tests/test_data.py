@@ -11,6 +11,7 @@ import pytest
 import soundfile
 
 from vocals2song import data
+from vocals2song.audio import resample
 from vocals2song.config import tiny_config
 from vocals2song.errors import TrainingDataError
 from vocals2song.inference import VOICE_PEAK
@@ -170,8 +171,8 @@ def test_musdb_layout_resampled_downmixed_and_split(tmp_path):
     assert example.name == "test/Delta"
     assert len(example.voice) == len(example.mixture) == len(example.accompaniment) == RATE
     assert np.max(np.abs(example.voice)) == pytest.approx(VOICE_PEAK, rel=1e-5)
-    gain = VOICE_PEAK / np.max(np.abs(data.resample(truth["Delta"][0][:44100], 44100, RATE)))
-    expected = data.resample(truth["Delta"][1][:44100], 44100, RATE) * gain  # mixture − vocals, downmixed
+    gain = VOICE_PEAK / np.max(np.abs(resample(truth["Delta"][0][:44100], 44100, RATE)))
+    expected = resample(truth["Delta"][1][:44100], 44100, RATE) * gain  # mixture − vocals, downmixed
     np.testing.assert_allclose(example.accompaniment[100:-100], expected[100:-100], atol=2e-3)
     np.testing.assert_allclose(example.mixture, example.voice + example.accompaniment, atol=1e-6)
 

@@ -18,7 +18,7 @@ from .harmony import estimate_harmony
 from .plan import render_plan
 
 if TYPE_CHECKING:
-    from .data import Pair
+    from .pairs import Pair
 
 ESTIMATED_PLAN_SHARE = 0.25  # crops whose B comes from the estimator although the pair has its true harmony
 PLAN_CONTEXT_SECONDS = 5.0  # voice read on each side of a crop for the estimator (tempo needs a few bars)

@@ -149,7 +149,7 @@ def train(
         dataset = make_dataset(data, config, split="train", batch_size=batch_size, crop_frames=crop_frames,
                                augment=True, seed=seed, workers=workers, estimated_plan_share=share)  # fmt: skip
     if feeder == "device" and device_corpus is None:
-        from ..data import PairIndex
+        from ..pairs import PairIndex
         from .device_data import build_device_corpus
 
         started_loading = time.monotonic()
