@@ -71,6 +71,15 @@ def pghi(magnitude: np.ndarray, config: SpectrogramConfig, tolerance_db: float =
     return phase.astype(np.float32)
 
 
+@numba.njit(cache=True, inline="always")
+def _push(head, following, entry, level):  # pragma: no cover (compiled)
+    """Push ``entry`` on bucket ``level`` of the bucket queue (a last-in-first-out list per bucket); returns
+    ``level`` (the caller keeps the highest non-empty bucket)."""
+    following[entry] = head[level]
+    head[level] = entry
+    return level
+
+
 @numba.njit(cache=True)
 def _integrate(magnitude, loud, time_derivative, frequency_derivative, phase):  # pragma: no cover (compiled)
     """Frame-by-frame heap integration, in place on ``phase`` (float64 (nb_bins, nb_frames)) for the ``loud`` bins.
@@ -109,10 +118,7 @@ def _integrate(magnitude, loud, time_derivative, frequency_derivative, phase):  
         if frame > 0:
             for bin_ in range(nb_bins):
                 if loud[bin_, frame - 1] and not done[bin_]:
-                    level = bucket[bin_, frame - 1]
-                    following[2 * bin_] = head[level]
-                    head[level] = 2 * bin_
-                    top = max(top, level)
+                    top = max(top, _push(head, following, 2 * bin_, bucket[bin_, frame - 1]))
         while remaining > 0:
             while top >= 0 and head[top] < 0:
                 top -= 1
@@ -124,9 +130,7 @@ def _integrate(magnitude, loud, time_derivative, frequency_derivative, phase):  
                 phase[best, frame] = 0.0
                 done[best] = True
                 remaining -= 1
-                top = bucket[best, frame]
-                following[2 * best + 1] = head[top]
-                head[top] = 2 * best + 1
+                top = _push(head, following, 2 * best + 1, bucket[best, frame])
                 continue
             entry = head[top]
             head[top] = following[entry]
@@ -138,10 +142,7 @@ def _integrate(magnitude, loud, time_derivative, frequency_derivative, phase):  
                     )
                     done[bin_] = True
                     remaining -= 1
-                    level = bucket[bin_, frame]
-                    following[2 * bin_ + 1] = head[level]
-                    head[level] = 2 * bin_ + 1
-                    top = max(top, level)
+                    top = max(top, _push(head, following, 2 * bin_ + 1, bucket[bin_, frame]))
                 continue
             for neighbour in (bin_ - 1, bin_ + 1):  # the bin in this frame: step along frequency
                 if 0 <= neighbour < nb_bins and not done[neighbour]:
@@ -149,8 +150,5 @@ def _integrate(magnitude, loud, time_derivative, frequency_derivative, phase):  
                     phase[neighbour, frame] = phase[bin_, frame] + (change if neighbour > bin_ else -change)
                     done[neighbour] = True
                     remaining -= 1
-                    level = bucket[neighbour, frame]
-                    following[2 * neighbour + 1] = head[level]
-                    head[level] = 2 * neighbour + 1
-                    top = max(top, level)
+                    top = max(top, _push(head, following, 2 * neighbour + 1, bucket[neighbour, frame]))
         head[:] = -1  # entries of previous-frame bins whose bin here was not loud may be left: drop them
