@@ -33,6 +33,12 @@ def private_temp_folder(tmp_path_factory) -> Path:
     patch.undo()
 
 
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """A folder for a test module's input files (the app tests' handler accepts files from it)."""
+    return tmp_path_factory.mktemp("inputs")
+
+
 def synthetic_voice(seconds: float, sample_rate: int = 22050, f0: float = 220.0, seed: int = 0) -> np.ndarray:
     """A sung-vowel-like test signal: harmonics of a vibrato f0 with a formant-ish tilt and a little noise.
 

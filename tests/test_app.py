@@ -42,11 +42,6 @@ def imported_app(private_temp_folder):
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("inputs")
-
-
-@pytest.fixture(scope="module")
 def song_app(tiny_weights_dir, inputs):
     """The handler's object without a server; it accepts files from the test's input folder."""
     return app.SongApp(tiny_weights_dir, input_roots=[inputs])

@@ -47,11 +47,6 @@ def imported_app(private_temp_folder):
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("inputs")
-
-
-@pytest.fixture(scope="module")
 def server(tiny_weights_dir, tmp_path_factory):
     """One launched app for the module: (demo, url, client, gradio cache folder, working directory)."""
     from gradio_client import Client
