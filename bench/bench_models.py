@@ -83,7 +83,7 @@ def describe(directory: Path, model) -> dict:
 
 
 MUSICALITY = (("composite", "composite ↑"), ("tonal", "tonal ↑"), ("fit", "fit ↑"), ("rhythm", "rhythm ↑"),
-              ("comodulation", "co-mod."))  # fmt: skip
+              ("comodulation", "co-mod."), ("chord_tone_share", "chord-tone share"))  # fmt: skip
 SPECTRAL = (("lsd_db", "accomp. LSD dB ↓"), ("mr_stft", "accomp. MR-STFT ↓"))
 
 

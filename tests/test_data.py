@@ -293,6 +293,10 @@ def test_plan_crops_draw_the_true_harmony(corpus):
     np.testing.assert_allclose(plane, expected, atol=1e-6)
     a4_row = int(round(440.0 / (RATE / 1024)))
     assert plane[a4_row].max() > 0.5 and plane.min() == -1.0  # A sounds in the plan; most bins are empty
+    # evaluation examples carry the true plan too, cut to the example's span
+    example = next(data.iterate_examples(corpus, PLAN_CONFIG, split="train", seconds=0.5, skip_leading_silence=False))
+    assert example.harmony.key_name == "A major" and example.harmony.duration == pytest.approx(0.5, abs=0.01)
+    assert [chord.label for chord in example.harmony.chords] == ["A:maj"] and example.harmony.chords[0].end <= 0.51
 
 
 def test_plan_crops_without_a_true_harmony_use_the_estimator(corpus):

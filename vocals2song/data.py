@@ -27,6 +27,7 @@ from . import spectrogram as codec
 from .audio import MIN_SECONDS, SILENCE_PEAK
 from .config import ModelConfig
 from .crop_plans import ESTIMATED_PLAN_SHARE, plan_channel
+from .harmony import Harmony
 from .inference import image_to_network, normalize_voice
 from .pairs import SPLITS, Pair, PairIndex, pad_or_cut, read_pair  # noqa: F401  (PairIndex: data's public API)
 
@@ -301,6 +302,7 @@ class Example(NamedTuple):
     mixture: np.ndarray
     accompaniment: np.ndarray
     piece: str
+    harmony: "Harmony | None" = None  # the pair's true plan (format 2 corpus), timed from the example's start
 
 
 def _voice_onset(pair: Pair) -> int:
@@ -330,8 +332,9 @@ def iterate_examples(
         skip_leading_silence: start at the first second of audible vocals (MUSDB songs often open with an
             instrumental intro); only the blocks up to it are read.
     Yields:
-        :class:`Example` ``(name, voice, mixture, accompaniment, piece)``; pairs with a silent or shorter than 0.5 s
-        voice are skipped.
+        :class:`Example` ``(name, voice, mixture, accompaniment, piece, harmony)`` (harmony: the pair's true plan
+        when its corpus records one, re-timed from the example's first sample; else None); pairs with a silent or
+        shorter than 0.5 s voice are skipped.
     """
     rate = config.spectrogram.sample_rate
     for pair in PairIndex.build(sources).select(split):
@@ -346,4 +349,7 @@ def iterate_examples(
             continue
         gain = np.float32(normalize_voice(vocals)[1])
         vocals, accompaniment = vocals * gain, accompaniment * gain
-        yield Example(pair.name, vocals, vocals + accompaniment, accompaniment, pair.piece_name)
+        harmony = None
+        if pair.harmony is not None:
+            harmony = pair.harmony.window(start / pair.sample_rate, (start + source_frames) / pair.sample_rate)
+        yield Example(pair.name, vocals, vocals + accompaniment, accompaniment, pair.piece_name, harmony)

@@ -44,7 +44,7 @@ from .data import Example, iterate_examples
 from .errors import TrainingDataError
 from .inference import vocals_to_song
 from .metrics import all_metrics
-from .musicality import mean_chroma, musicality_features, set_chroma_correlation
+from .musicality import chord_tone_share, mean_chroma, musicality_features, set_chroma_correlation
 from .weights import SongGenerator, load_generator
 
 Baseline = Callable[[Example, "Example | None", int, int], "np.ndarray | None"]
@@ -97,7 +97,8 @@ PARTS = ("song", "accompaniment")
 METRICS = (("lsd_db", "LSD dB ↓"), ("mr_stft", "MR-STFT ↓"), ("chroma", "chroma ↑"), ("si_sdr_db", "SI-SDR dB ↑"))
 MUSICALITY_COLUMNS = (("composite", "composite ↑"), ("tonal", "tonal ↑"), ("fit", "fit ↑"), ("rhythm", "rhythm ↑"),
                       ("comodulation", "co-modulation"), ("harmonic_change", "harmonic change"),
-                      ("pitch_range", "pitch range st"), ("level_db", "level dB"))  # fmt: skip
+                      ("pitch_range", "pitch range st"), ("level_db", "level dB"),
+                      ("chord_tone_share", "chord-tone share"))  # fmt: skip
 DEFAULT_PICTURES = 4
 
 
@@ -224,9 +225,15 @@ def _means(pieces: list[dict], systems: list[str]) -> dict:
     return {
         "mean": {system: {part: {name: float(np.mean([piece["scores"][system][part][name] for piece in pieces]))
                                  for name, _ in METRICS} for part in PARTS} for system in systems},
-        "musicality": {system: {name: float(np.mean([piece["musicality"][system][name] for piece in pieces]))
+        "musicality": {system: {name: _mean_known([piece["musicality"][system][name] for piece in pieces])
                                 for name in features} for system in systems},
     }  # fmt: skip
+
+
+def _mean_known(values: list[float | None]) -> float | None:
+    """The mean of the values that are known (a chord-tone share needs a true plan); None if none is."""
+    known = [value for value in values if value is not None]
+    return float(np.mean(known)) if known else None
 
 
 def _file_name(name: str) -> str:
@@ -272,6 +279,9 @@ def _score_example(
         for system in accompaniments
     }
     musicality = {system: musicality_features(voice, audio, rate) for system, audio in accompaniments.items()}
+    for system, audio in accompaniments.items():  # with the pair's true chords (a format 2 corpus) only
+        musicality[system]["chord_tone_share"] = (
+            None if example.harmony is None else chord_tone_share(audio, example.harmony, rate))
     if picture is not None:
         from .pictures import save_spectrogram_panels
 
@@ -323,7 +333,8 @@ def format_musicality_table(result: dict) -> str:
                           + [f"{summary['musicality'][system]['composite']:.2f}" for system in result["systems"]]))  # fmt: skip
     footer = ("\n\nMusicality of each accompaniment under the voice, no reference needed (vocals2song.musicality): "
               "tonal clarity, harmonic fit and rhythm, each 0 at chance and 1 at full; composite = their mean. "
-              "Co-modulation near 1 = a doubling of the voice; set chroma corr. near 1 = the same pitches whatever the voice.")  # fmt: skip
+              "Co-modulation near 1 = a doubling of the voice; set chroma corr. near 1 = the same pitches whatever the voice; "
+              "chord-tone share = share of the pitch-class energy on the true chord's tones (— without a true plan).")  # fmt: skip
     return "\n".join(lines) + footer
 
 
@@ -331,8 +342,11 @@ def _optional(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
-def format_score(name: str, value: float) -> str:
-    """One score as the tables print it (3 decimals for chroma and MR-STFT, 1 for dB levels and ranges, else 2)."""
+def format_score(name: str, value: float | None) -> str:
+    """One score as the tables print it (3 decimals for chroma and MR-STFT, 1 for dB levels and ranges, else 2;
+    "—" for an unknown one)."""
+    if value is None:
+        return "—"
     if name in ("chroma", "mr_stft"):
         return f"{value:.3f}"
     if name in ("level_db", "pitch_range"):

@@ -26,6 +26,10 @@
 - ``tonal``, ``fit``, ``rhythm``: the features of :data:`COMPOSITE_PARTS` mapped to [0, 1] from their chance
   level (noise's, or an unrelated pair's) to their full level and averaged per group; ``composite``: their mean.
 
+With a known plan (a rendered pair's true chords): :func:`chord_tone_share`, the share of the accompaniment's
+pitch-class energy on the tones of the chord of the moment (a band playing wrong chords scores well on the
+composite and low here).
+
 Set level: :func:`set_chroma_correlation` of the examples' :func:`mean_chroma` (near 1 when a system plays the
 same pitches whatever the voice). Spectra come from :func:`vocals2song.spectrogram.stft` with analysis settings
 of their own (a 186 ms frame for pitch, a 46 ms frame for onsets), scaled with the sample rate.
@@ -43,6 +47,7 @@ from scipy import ndimage
 
 from . import spectrogram as codec
 from .config import SpectrogramConfig
+from .harmony import Harmony
 
 BAND_HZ = (60.0, 5000.0)
 PITCH_FRAME_SECONDS = 4096 / 22050  # ~186 ms: resolves semitones from ~100 Hz up
@@ -104,6 +109,26 @@ def mean_chroma(accompaniment: np.ndarray, sample_rate: int) -> np.ndarray:
     config = _config(sample_rate, PITCH_FRAME_SECONDS)
     total = _chroma(_power(accompaniment, config), config).sum(axis=1)
     return total / total.sum() if total.sum() > TINY else np.zeros(12)
+
+
+def chord_tone_share(accompaniment: np.ndarray, harmony: Harmony, sample_rate: int) -> float | None:
+    """Share of the accompaniment's chroma energy on the tones of the chord sounding at each moment.
+
+    Over the frames (~186 ms, hop ~46 ms, centred) inside the plan's chords with a root (no-chord and unknown
+    segments are left out), energy-weighted. About 3/12 for pitch classes at random (more with a triad's
+    harmonics, which fall on its own tones); None when no chord frame has energy.
+    """
+    config = _config(sample_rate, PITCH_FRAME_SECONDS)
+    chroma = _chroma(_power(accompaniment, config), config)
+    times = np.arange(chroma.shape[1]) * config.hop_length / sample_rate
+    on_chord = total = 0.0
+    for chord in harmony.chords:
+        if chord.root < 0:
+            continue
+        frames = chroma[:, (times >= chord.start) & (times < chord.end)]
+        total += float(frames.sum())
+        on_chord += float(frames[list(chord.pitch_classes)].sum())
+    return on_chord / total if total > TINY else None
 
 
 def set_chroma_correlation(mean_chromas: Sequence[np.ndarray]) -> float:
