@@ -202,11 +202,13 @@ def test_chord_tone_share_with_a_true_plan():
     assert chord_tone_share(np.zeros(2 * RATE, np.float32), plan, RATE) is None
 
 
-def test_the_hint_ablation_leaves_the_plan_out(tmp_path, monkeypatch):
-    """plan=False feeds a plan generator B = 0: its accompaniment changes, and the result says which it was."""
+def test_the_plan_source_reaches_a_plan_generator(tmp_path, monkeypatch):
+    """A plan generator reads the estimated plan, the corpus's true one, or none (B = 0: the hint ablation); its
+    accompaniment changes with each, and the result says which it was. A true plan gives the chord-tone share."""
     import dataclasses
 
     import vocals2song.evaluate as evaluate_module
+    from vocals2song.harmony import Chord, Harmony
 
     monkeypatch.setattr(evaluate_module, "BASELINES", {"reference": BASELINES["reference"]})
     config = tiny_config()
@@ -214,12 +216,22 @@ def test_the_hint_ablation_leaves_the_plan_out(tmp_path, monkeypatch):
     assert config.uses_plan
     planned = SongGenerator(config, build_generator(config.generator), "test")
     corpus = write_corpus(tmp_path / "corpus", ["test"], seconds=2.0)
-    with_plan = evaluate(planned, corpus, split="test", seconds=None)
-    without = evaluate(planned, corpus, split="test", seconds=None, plan=False)
-    assert with_plan["plan"] is True and without["plan"] is False
-    assert "B channel at 0" in format_table(without) and "plan read from the voice" in format_table(with_plan)
-    assert (with_plan["pieces"][0]["scores"]["model"]["accompaniment"]
-            != without["pieces"][0]["scores"]["model"]["accompaniment"])  # fmt: skip
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    true_plan = Harmony(6, "major", 120.0, (0.0, 0.5, 1.0, 1.5), (0.0,), (Chord(0.0, 2.0, 6, "maj"),), 2.0)
+    manifest["version"], manifest["pairs"][0]["harmony"] = 2, true_plan.to_dict()  # F# major, not the sung C
+    (corpus / "manifest.json").write_text(json.dumps(manifest))
+
+    results = {plan: evaluate(planned, corpus, split="test", seconds=None, plan=plan) for plan in ("estimated", "true",
+                                                                                                   "none")}  # fmt: skip
+    outputs = [json.dumps(result["pieces"][0]["scores"]["model"]) for result in results.values()]
+    assert len(set(outputs)) == 3
+    assert [result["plan"] for result in results.values()] == ["estimated", "true", "none"]
+    assert "B channel at 0" in format_table(results["none"]) and "plan read from the voice" in format_table(
+        results["estimated"])
+    # the reference (C major) against the true chords (F# major): no shared tone
+    assert results["true"]["musicality"]["reference"]["chord_tone_share"] < 0.2
+    with pytest.raises(ValueError, match="plan must be one of"):
+        evaluate(planned, corpus, split="test", plan="oracle")
 
 
 def test_evaluate_one_example_leaves_out_other_piece(tmp_path, generator):

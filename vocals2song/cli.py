@@ -184,7 +184,7 @@ def command_evaluate(args: argparse.Namespace) -> None:
         out_json=args.json,
         pictures=args.pictures,
         max_pictures=args.max_pictures,
-        plan=not args.no_plan,
+        plan=args.plan,
     )
     print("Spectral distances to the reference:\n")
     print(format_table(result))
@@ -296,9 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     evaluate.add_argument("--seconds", type=float, default=15.0)
     evaluate.add_argument("--max-pieces", type=int, help="score at most this many examples")
-    evaluate.add_argument("--no-plan", action="store_true",
-                          help="leave a plan generator's B channel at 0 (the hint ablation; default: the plan read "
-                               "from the voice, as the app does)")
+    evaluate.add_argument("--plan", choices=("estimated", "true", "none"), default="estimated",
+                          help="what a plan generator reads in B: the plan read from the voice (the default, as the "
+                               "app does), the corpus's true plan (a perfect estimator), or none (B = 0: the hint "
+                               "ablation)")
     evaluate.add_argument("--per-piece", type=int, help="at most this many examples of each piece (default: all)")
     evaluate.add_argument("--mode", choices=("mixture", "accompaniment"), default="mixture")
     evaluate.add_argument("--phase", choices=("predicted", "griffinlim"), default="predicted")

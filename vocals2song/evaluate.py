@@ -100,6 +100,9 @@ MUSICALITY_COLUMNS = (("composite", "composite ↑"), ("tonal", "tonal ↑"), ("
                       ("pitch_range", "pitch range st"), ("level_db", "level dB"),
                       ("chord_tone_share", "chord-tone share"))  # fmt: skip
 DEFAULT_PICTURES = 4
+PLAN_SOURCES = ("estimated", "true", "none")
+PLAN_NOTES = {"estimated": ", plan read from the voice", "true": ", the true plan where the corpus has one",
+              "none": ", B channel at 0 (no plan)"}
 
 
 def evaluate(
@@ -116,7 +119,7 @@ def evaluate(
     out_json: str | os.PathLike | None = None,
     pictures: str | os.PathLike | None = None,
     max_pictures: int = DEFAULT_PICTURES,
-    plan: bool = True,
+    plan: str = "estimated",
 ) -> dict:
     """Score a generator and the baselines on the examples of one split.
 
@@ -131,8 +134,10 @@ def evaluate(
         out_json: where to write the result as JSON too.
         pictures: a folder for voice | generated accompaniment | reference spectrogram PNGs of the first
             ``max_pictures`` examples (:mod:`vocals2song.pictures`).
-        plan: give a plan-reading generator the plan read from the voice (as the app does); False leaves its B
-            channel at 0 (the hint ablation). Generators without a plan input ignore it.
+        plan: what a plan-reading generator gets in B: ``"estimated"``, the plan read from the voice (as the app
+            does); ``"true"``, the pair's true plan where the corpus records one (else the estimated one: what the
+            generator makes of a perfect estimator); ``"none"``, B = 0 (the hint ablation). Generators without a
+            plan input ignore it.
     Returns:
         ``{"weights", "data", "split", "seconds", "mode", "phase", "seed", "sample_rate", "systems",
         "pieces": [{"name", "collection", "seconds", "scores": {system: {part: {metric: value}}},
@@ -144,6 +149,8 @@ def evaluate(
     Raises:
         TrainingDataError: unusable data or no usable example in the split. WeightsError: unloadable weights.
     """
+    if plan not in PLAN_SOURCES:
+        raise ValueError(f"plan must be one of {', '.join(PLAN_SOURCES)}, not {plan!r}")
     model = weights if isinstance(weights, SongGenerator) else load_generator(weights)
     sources = [str(data)] if isinstance(data, (str, os.PathLike)) else [str(path) for path in data]
     rate = model.config.spectrogram.sample_rate
@@ -200,7 +207,7 @@ def evaluate(
         "mode": mode,
         "phase": phase,
         "seed": seed,
-        "plan": bool(plan) if model.config.uses_plan else None,
+        "plan": plan if model.config.uses_plan else None,
         "sample_rate": rate,
         "systems": systems,
         "pieces": pieces,
@@ -255,12 +262,13 @@ def _score_example(
     phase: str,
     seed: int,
     picture: Path | None,
-    plan: bool = True,
+    plan: str = "estimated",
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """One example's scores (``{"name", "collection", "seconds", "scores", "musicality"}``) and each system's
     accompaniment."""
     voice = example.voice
-    generated = vocals_to_song(voice, rate, model, mode=mode, phase=phase, seed=seed, harmony="auto" if plan else None)
+    harmony = {"estimated": "auto", "none": None, "true": example.harmony or "auto"}[plan]
+    generated = vocals_to_song(voice, rate, model, mode=mode, phase=phase, seed=seed, harmony=harmony)
     # vocals_to_song scales its outputs together to keep peaks below 1; undo that to compare at the data's level.
     limit_gain = float(np.max(np.abs(generated.voice))) / float(np.max(np.abs(voice)))
     songs = {"model": generated.song / limit_gain}
@@ -310,7 +318,7 @@ def format_table(result: dict) -> str:
     footer = (f"\n{len(result['pieces'])} example(s) of the {result['split']!r} split, "
               f"{result['seconds'] or 'whole'} s each, mode {result['mode']!r}, phase {result.get('phase', 'predicted')!r}, "
               f"seed {result['seed']}"
-              + {True: ", plan read from the voice", False: ", B channel at 0 (no plan)"}.get(result.get("plan"), "")
+              + PLAN_NOTES.get(result.get("plan"), "")
               + ".")  # fmt: skip
     notes = "".join(f"\nNote: {note}" for note in result.get("notes", []))
     return "\n".join(lines) + footer + notes
