@@ -373,7 +373,7 @@ def estimate_harmony(voice: np.ndarray, sample_rate: int, *, magnitude: np.ndarr
     track = listening.pitch_track(voice, magnitude, pitch_method)
     notes = listening.melody_notes(track)
     envelope = listening.onset_envelope(magnitude, notes, track.frame_seconds)
-    tempo_bpm = float(tempo) if tempo else listening.estimate_tempo(envelope, track.frame_seconds)
+    tempo_bpm = float(tempo) if tempo else listening.estimate_tempo(envelope, track.frame_seconds, notes)
     beats = listening.track_beats(envelope, track.frame_seconds, tempo_bpm)
     meter, downbeats = listening.choose_downbeats(beats, notes, envelope, track.frame_seconds)
 
