@@ -6,8 +6,9 @@ it lines up with the voice image's columns. The pitch track is librosa's YIN on 
 loud enough and not noise-like; the tuning offset of the whole voice is measured and removed, so a singer 30 cents
 flat still gives the right pitch classes. Tempo is the autocorrelation peak of an onset envelope (spectral flux
 plus the sung notes' onsets) under a log-normal prior around :data:`PRIOR_BPM`, within :data:`TEMPO_RANGE_BPM`,
-then the one of it and its ×½, ×2, ×⅔, ×3/2 relatives on whose beats the sung notes start best; beats are librosa's dynamic-programming tracker at that tempo, moved earlier by the onsets' measured latency; the
-bar lines fall on the beats that carry the most accent.
+then the one of it and its ×½, ×2, ×⅔, ×3/2 relatives on whose beats the sung notes start best; beats are
+librosa's dynamic-programming tracker at that tempo, moved earlier by the onsets' measured latency; the bar lines
+fall on the beats that carry the most accent.
 """
 
 from __future__ import annotations
