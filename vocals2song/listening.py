@@ -277,8 +277,9 @@ def _autocorrelation(envelope: np.ndarray) -> np.ndarray:
 
 def _periodicity(autocorrelation: np.ndarray, lags: np.ndarray) -> np.ndarray:
     """Autocorrelation at each lag plus half of it at the double lag (0 past the end)."""
-    double = np.where(2 * lags < len(autocorrelation), autocorrelation[np.minimum(2 * lags, len(autocorrelation) - 1)], 0.0)
-    return autocorrelation[np.minimum(lags, len(autocorrelation) - 1)] + 0.5 * double
+    last = len(autocorrelation) - 1
+    double = np.where(2 * lags <= last, autocorrelation[np.minimum(2 * lags, last)], 0.0)
+    return autocorrelation[np.minimum(lags, last)] + 0.5 * double
 
 
 def _log_prior(bpm):
