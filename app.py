@@ -82,7 +82,7 @@ HOW_IT_WORKS = f"""
 1. Your voice is resampled to the model's rate and turned into a short-time Fourier transform
    (STFT, `n_fft` 1024, hop 256). Each time-frequency cell becomes a pixel: **R = magnitude in dB**,
    **G = phase**. That is the voice's image above (low frequencies at the bottom); its dB view shows R alone.
-   The **plan** is read from your voice too (key, tempo, beats, a chord per half bar, as in Microsoft's MySong):
+   The **plan** is read from your voice too (key, tempo, beats, a chord per beat, as in Microsoft's MySong):
    the chord chart. It is drawn in **B**, the image's blue channel, as the chord tones' pitches and beat marks
    ("Show the plan"); a generator trained with it plays those chords on that beat. Change the key, major or
    minor, the chord complexity or the tempo and the song is made again.

@@ -5,6 +5,7 @@ import pytest
 
 from vocals2song.harmony import (Chord, Harmony, MelodyNote, chord_from_label, estimate_harmony, estimate_key,
                                  parse_key, reduce_chord, segment_bounds)
+from vocals2song.listening import ONSET_LATENCY_SECONDS, estimate_tempo, onset_grid_fit
 
 SAMPLE_RATE = 22050
 TEMPO = 120.0
@@ -89,6 +90,38 @@ def test_key_profiles_find_the_key_of_a_scale():
     assert estimate_key(np.zeros(12)) == (0, "major")
 
 
+@pytest.mark.parametrize("tempo", [60.0, 90.0, 150.0])
+def test_tempo_is_the_sung_pulse_not_a_multiple(tempo):
+    """One note per beat: the tempo within 4 % of the sung one, not half or double it (150 BPM was read as 75
+    before the tempo's metrical relatives competed)."""
+    harmony = estimate_harmony(sung_melody(bars=BARS[:6], tempo=tempo), SAMPLE_RATE)
+    assert harmony.tempo_bpm == pytest.approx(tempo, rel=0.04)
+    assert np.median(np.diff(harmony.beats)) == pytest.approx(60.0 / tempo, rel=0.04)
+
+
+def test_onsets_fit_their_own_grid_best():
+    period = 0.6
+    notes = [(beat * period + ONSET_LATENCY_SECONDS, beat * period + 0.5, 60.0) for beat in range(20)]
+    grid = np.arange(20) * period
+    assert onset_grid_fit(notes, grid) == pytest.approx(1.0)
+    assert onset_grid_fit(notes, grid[::2]) == pytest.approx(2 / 3, abs=0.02)  # half tempo: half the onsets off it
+    assert onset_grid_fit(notes, np.arange(40) * period / 2) == pytest.approx(2 / 3, abs=0.02)  # double: empty beats
+    assert onset_grid_fit(notes, grid + period / 2) == 0.0  # the off-beats
+    assert onset_grid_fit([], grid) == 0.0 and onset_grid_fit(notes, np.zeros(0)) == 0.0
+
+
+def test_estimate_tempo_prefers_the_relative_the_notes_start_on():
+    """An envelope that pulses every half beat (as consonants or ornaments would) with notes that start only on the
+    beats: the tempo is the notes' (90 BPM); the envelope alone is periodic at 180, 90, 60... BPM (it reads 60)."""
+    frame_seconds = 256 / SAMPLE_RATE
+    period = 60.0 / 90.0
+    envelope = np.zeros(int(16 / frame_seconds))
+    envelope[np.round(np.arange(0, 16, period / 2) / frame_seconds).astype(int)] = 1.0
+    notes = [(start + ONSET_LATENCY_SECONDS, start + 0.6, 60.0) for start in np.arange(0, 15.5, period)]
+    assert estimate_tempo(envelope, frame_seconds, notes) == pytest.approx(90.0, rel=0.04)
+    assert estimate_tempo(envelope, frame_seconds) != pytest.approx(90.0, rel=0.04)
+
+
 @pytest.fixture(scope="module")
 def melody_harmony():
     return estimate_harmony(sung_melody(), SAMPLE_RATE)
@@ -115,6 +148,15 @@ def test_estimated_chords_fit_the_melody(melody_harmony):
     assert np.mean(fitting) > 0.75
     roots = [chord_at(harmony, 2.0 * bar + 1.0).root for bar in range(len(BARS))]
     assert np.mean([root == true_root for root, (_, (true_root, _)) in zip(roots, BARS)]) >= 0.6
+
+
+def test_chords_change_only_on_beats(melody_harmony):
+    """One chord per beat (equal neighbours merged): every chord starts at the start or on a beat."""
+    starts = np.array([chord.start for chord in melody_harmony.chords])
+    beats = np.array((0.0, *melody_harmony.beats))
+    assert np.all(np.min(np.abs(starts[:, None] - beats[None, :]), axis=1) < 1e-3)
+    labels = [chord.label for chord in melody_harmony.chords]
+    assert all(first != second for first, second in zip(labels, labels[1:]))
 
 
 def test_controls_are_followed():

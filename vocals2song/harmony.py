@@ -1,9 +1,9 @@
 """The song's plan read from a voice: key, tempo, beats and bars, chords (the :class:`Harmony` type and its estimator).
 
 :func:`estimate_harmony` follows MySong (Simon, Morris & Basu, CHI 2008): a melody pitch track
-(:mod:`vocals2song.listening`), a beat grid from the voice's onsets, the key by Krumhansl–Kessler profiles and the
-chords each candidate key implies, and one chord per half bar (two beats) by Viterbi over the 12 major, 12 minor
-and 12 dominant-seventh chords. The
+(:mod:`vocals2song.listening`), a beat grid from the voice's onsets, the key by Albrecht–Shanahan profiles and the
+chords each candidate key implies, and one chord per beat (equal neighbours merged) by Viterbi over the 12 major,
+12 minor and 12 dominant-seventh chords. The
 observation is how long each melody pitch class sounds in the segment; the transition and melody-given-chord
 tables were counted from the corpus's own scores (music21 ``chordify`` of Bach chorales and Palestrina, key
 relative; ``tools/build_chord_table.py`` writes ``vocals2song/data/chord_transitions.json``). Two knobs:
@@ -323,20 +323,26 @@ def chord_table() -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------------
 # The estimator
 
-# Krumhansl & Kessler (1982) probe-tone profiles, tonic first.
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+# Albrecht & Shanahan (2013) key profiles (pitch-class durations in a corpus of common-practice pieces), tonic
+# first. On corpus-big's validation and 200 training pairs they beat Krumhansl & Kessler's (1982) probe-tone
+# profiles (key 0.57 against 0.55 with the chord paths, 0.55 against 0.48 alone); Temperley's and Aarden's did
+# no better (bench/bench_harmony.py).
+MAJOR_PROFILE = np.array([0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081])
+MINOR_PROFILE = np.array([0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052])
 # The weights below were chosen on the corpus's training and validation pieces (never the held-out composers):
 # chord accuracy hardly moves with them (a melody allows many harmonisations); the key gains from the chord paths.
 TRANSITION_SMOOTHING = 0.5  # added to every transition count
 MELODY_SMOOTHING = 0.02  # share of a uniform distribution mixed into melody-given-chord
-MELODY_WEIGHT = 1.0  # weight of the melody fit (per beat of singing) at jazz = 0.5
+MELODY_WEIGHT = 2.0  # weight of the melody fit (per beat of singing) at jazz = 0.5
 SEVENTH_BONUS = 1.5  # log-score added to dominant sevenths per unit of (jazz - 0.5)
 DEFAULT_JAZZ = 0.5
 MIN_TEMPO_BPM, MAX_TEMPO_BPM = 30.0, 300.0
-BEATS_PER_SEGMENT = 2
+# One chord per beat: on corpus-big's validation pairs chord root 0.30 → 0.34, majmin 0.27 → 0.31, sung note in
+# chord 0.65 → 0.74 against one per half bar (the tables, counted per half bar, serve both; their transitions at
+# half weight, an approximation of the per-beat chain, did worse).
+BEATS_PER_SEGMENT = 1
 KEY_CANDIDATES = 6  # keys (best by profile) harmonised to choose the key; 1 = profile only
-KEY_PROFILE_WEIGHT = 0.25  # the profile's correlation, per beat sung, against the chord path's log score
+KEY_PROFILE_WEIGHT = 2.0  # the profile's correlation, per beat sung, against the chord path's log score
 
 
 def estimate_harmony(voice: np.ndarray, sample_rate: int, *, magnitude: np.ndarray | None = None,
@@ -373,12 +379,12 @@ def estimate_harmony(voice: np.ndarray, sample_rate: int, *, magnitude: np.ndarr
     track = listening.pitch_track(voice, magnitude, pitch_method)
     notes = listening.melody_notes(track)
     envelope = listening.onset_envelope(magnitude, notes, track.frame_seconds)
-    tempo_bpm = float(tempo) if tempo else listening.estimate_tempo(envelope, track.frame_seconds)
+    tempo_bpm = float(tempo) if tempo else listening.estimate_tempo(envelope, track.frame_seconds, notes)
     beats = listening.track_beats(envelope, track.frame_seconds, tempo_bpm)
-    meter, downbeats = listening.choose_downbeats(beats, notes, envelope, track.frame_seconds)
+    _, downbeats = listening.choose_downbeats(beats, notes, envelope, track.frame_seconds)
 
     frame_classes, frame_weights = _frame_pitch_classes(track)
-    bounds = segment_bounds(beats, downbeats, duration, 3 if meter == 3 else BEATS_PER_SEGMENT)
+    bounds = segment_bounds(beats, downbeats, duration, BEATS_PER_SEGMENT)
     frame_times = np.arange(len(track.midi)) * track.frame_seconds
     observations = np.zeros((len(bounds), 12))
     voiced_times = frame_times[track.voiced]
@@ -407,8 +413,8 @@ def estimate_harmony(voice: np.ndarray, sample_rate: int, *, magnitude: np.ndarr
 
 
 def key_scores(histogram: np.ndarray) -> np.ndarray:
-    """Krumhansl–Kessler: correlation of a pitch-class duration histogram (12,) with each key's profile, shape
-    (2, 12): [major, minor] × tonic (zeros for a silent histogram)."""
+    """Correlation of a pitch-class duration histogram (12,) with each key's profile (:data:`MAJOR_PROFILE`,
+    :data:`MINOR_PROFILE`), shape (2, 12): [major, minor] × tonic (zeros for a silent histogram)."""
     if not np.any(histogram > 0):
         return np.zeros((2, 12))
     profiles = np.array([[np.roll(profile, tonic) for tonic in range(12)] for profile in (MAJOR_PROFILE, MINOR_PROFILE)])
@@ -418,7 +424,7 @@ def key_scores(histogram: np.ndarray) -> np.ndarray:
 
 
 def estimate_key(histogram: np.ndarray) -> tuple[int, str]:
-    """The key whose Krumhansl–Kessler profile correlates best with a pitch-class histogram; C major if silent."""
+    """The key whose profile correlates best with a pitch-class histogram; C major if silent."""
     mode, tonic = np.unravel_index(int(np.argmax(key_scores(histogram))), (2, 12))
     return int(tonic), MODES[mode]
 
@@ -426,7 +432,7 @@ def estimate_key(histogram: np.ndarray) -> tuple[int, str]:
 def choose_key(observations: np.ndarray, jazz: float) -> tuple[int, str]:
     """The key, from the melody's pitch classes and the chords it implies.
 
-    The :data:`KEY_CANDIDATES` keys whose Krumhansl–Kessler profiles fit the sung pitch classes best are each
+    The :data:`KEY_CANDIDATES` keys whose profiles fit the sung pitch classes best are each
     harmonised by :func:`viterbi_chords` with their own mode's table; the key whose best chord path is most
     likely (plus :data:`KEY_PROFILE_WEIGHT` times its profile correlation per beat sung) wins.
 

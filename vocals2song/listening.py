@@ -5,9 +5,10 @@ it lines up with the voice image's columns. The pitch track is librosa's YIN on 
 (a voice's fundamental stays under 1.1 kHz; half the rate makes YIN four times cheaper), voiced where the frame is
 loud enough and not noise-like; the tuning offset of the whole voice is measured and removed, so a singer 30 cents
 flat still gives the right pitch classes. Tempo is the autocorrelation peak of an onset envelope (spectral flux
-plus the sung notes' onsets) under a log-normal prior around :data:`PRIOR_BPM`, within :data:`TEMPO_RANGE_BPM`;
-beats are librosa's dynamic-programming tracker at that tempo, moved earlier by the onsets' measured latency; the
-bar lines fall on the beats that carry the most accent.
+plus the sung notes' onsets) under a log-normal prior around :data:`PRIOR_BPM`, within :data:`TEMPO_RANGE_BPM`,
+then the one of it and its ×½, ×2, ×⅔, ×3/2 relatives on whose beats the sung notes start best; beats are
+librosa's dynamic-programming tracker at that tempo, moved earlier by the onsets' measured latency; the bar lines
+fall on the beats that carry the most accent.
 """
 
 from __future__ import annotations
@@ -32,8 +33,16 @@ MIN_NOTE_SECONDS = 0.06
 NOTE_CHANGE_SEMITONES = 0.7
 TEMPO_RANGE_BPM = (60.0, 180.0)
 PRIOR_BPM = 100.0
-PRIOR_OCTAVES = 1.0  # standard deviation of the log2-tempo prior
-BEAT_TIGHTNESS = 200.0
+PRIOR_OCTAVES = 0.7  # standard deviation of the log2-tempo prior
+# The tempo's metrical relatives that compete with the autocorrelation's pick, and the weights of their scores
+# (chosen on corpus-big's validation pieces and 200 training pairs; bench/bench_harmony.py).
+TEMPO_FACTORS = (1.0, 0.5, 2.0, 2.0 / 3.0, 1.5)
+PERIODICITY_WEIGHT = 4.0
+ONSET_FIT_WEIGHT = 2.0
+ONSET_TOLERANCE_SECONDS = 0.07
+# The tracker's penalty on beat intervals that stray from the tempo: a rendered voice keeps its tempo, and 1000
+# beat 200 and librosa's 100 (beat F with the true tempo 0.77 against 0.74 and 0.70); 3000 is too rigid (0.70).
+BEAT_TIGHTNESS = 1000.0
 NOTE_PULSE_WEIGHT = 2.0  # the sung notes' onsets against the spectral flux in the onset envelope
 # Detected onsets trail the sung beat (a voice's attack, the pitch settling): measured 40-45 ms on the corpus's
 # training pieces (bench/bench_harmony.py's data), so beats are moved this much earlier.
@@ -149,25 +158,57 @@ def onset_envelope(magnitude: np.ndarray, notes: list[tuple[float, float, float]
     return envelope / (envelope.std() + 1e-9)
 
 
-def estimate_tempo(envelope: np.ndarray, frame_seconds: float) -> float:
-    """Beats per minute: the best autocorrelation lag of the onset envelope (its double lag counts too) under
-    a log-normal prior around :data:`PRIOR_BPM`, within :data:`TEMPO_RANGE_BPM`."""
-    centred = envelope - envelope.mean()
-    size = 1 << int(np.ceil(np.log2(2 * len(centred))))
-    spectrum = np.fft.rfft(centred, size)
-    autocorrelation = np.fft.irfft(spectrum * np.conj(spectrum), size)[: len(centred)]
-    autocorrelation /= autocorrelation[0] + 1e-9
+def estimate_tempo(envelope: np.ndarray, frame_seconds: float,
+                   notes: list[tuple[float, float, float]] | tuple = ()) -> float:
+    """Beats per minute, in two steps.
+
+    1. The best autocorrelation lag of the onset envelope (its double lag counts half) under a log-normal prior
+       around :data:`PRIOR_BPM` (:data:`PRIOR_OCTAVES` wide), within :data:`TEMPO_RANGE_BPM`.
+    2. With sung notes given, that tempo and its metrical relatives (:data:`TEMPO_FACTORS`: ×½, ×2, ×⅔, ×3/2)
+       compete: each is tracked (:func:`track_beats`) and scored by the prior, its periodicity (weight
+       :data:`PERIODICITY_WEIGHT`) and how well the notes' onsets fall on its beats (:func:`onset_grid_fit`,
+       weight :data:`ONSET_FIT_WEIGHT`, as a log): half tempo leaves onsets off the grid, double tempo leaves
+       beats without onsets.
+
+    Args:
+        envelope: onset strength per frame, shape (nb_frames,) (:func:`onset_envelope`).
+        notes: (start s, end s, MIDI pitch) per sung note (:func:`melody_notes`).
+    """
+    autocorrelation = _autocorrelation(envelope)
     low, high = TEMPO_RANGE_BPM
     lags = np.arange(max(1, int(60.0 / high / frame_seconds)), int(60.0 / low / frame_seconds) + 1)
     lags = lags[2 * lags < len(autocorrelation)]
     if not len(lags):
         return PRIOR_BPM
-    strength = autocorrelation[lags] + 0.5 * autocorrelation[2 * lags]
     bpm = 60.0 / (lags * frame_seconds)
-    prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
-    best = int(np.argmax(np.maximum(strength, 0.0) * prior))
+    best = int(np.argmax(np.maximum(_periodicity(autocorrelation, lags), 0.0) * np.exp(_log_prior(bpm))))
     lag = _refine_peak(autocorrelation, int(lags[best]))
-    return float(np.clip(60.0 / (lag * frame_seconds), low, high))
+    tempo = float(np.clip(60.0 / (lag * frame_seconds), low, high))
+    if not len(notes):
+        return tempo
+    candidates = [tempo * factor for factor in TEMPO_FACTORS if low <= tempo * factor <= high]
+    scores = []
+    for candidate in candidates:
+        candidate_lag = np.array([int(round(60.0 / candidate / frame_seconds))])
+        fit = onset_grid_fit(notes, track_beats(envelope, frame_seconds, candidate))
+        scores.append(_log_prior(candidate) + PERIODICITY_WEIGHT * _periodicity(autocorrelation, candidate_lag)[0]
+                      + ONSET_FIT_WEIGHT * np.log(fit + 1e-3))
+    return float(candidates[int(np.argmax(scores))])
+
+
+def onset_grid_fit(notes: list[tuple[float, float, float]] | tuple, beats: np.ndarray) -> float:
+    """How well sung notes start on a beat grid, in [0, 1]: the F-measure of recall (the notes' share, weighted
+    like the onset pulses by length, that start within :data:`ONSET_TOLERANCE_SECONDS` of a beat) and precision
+    (the beats' share with a note start that near). Note starts are moved :data:`ONSET_LATENCY_SECONDS` earlier,
+    as the beats are."""
+    if not len(notes) or not len(beats):
+        return 0.0
+    starts = np.array([note[0] for note in notes]) - ONSET_LATENCY_SECONDS
+    weights = np.array([1.0 + np.log1p((note[1] - note[0]) / 0.1) for note in notes])
+    near = np.abs(starts[:, None] - np.asarray(beats)[None, :]) < ONSET_TOLERANCE_SECONDS
+    recall = float(np.sum(weights * near.any(axis=1)) / weights.sum())
+    precision = float(np.mean(near.any(axis=0)))
+    return 2 * precision * recall / (precision + recall + 1e-12)
 
 
 def track_beats(envelope: np.ndarray, frame_seconds: float, tempo_bpm: float) -> np.ndarray:
@@ -223,6 +264,27 @@ def choose_downbeats(beats: np.ndarray, notes: list[tuple[float, float, float]],
 def _band_edges(nb_bins: int) -> np.ndarray:
     """First bin of each of ~54 log-spaced bands from 43 Hz to Nyquist."""
     return np.unique(np.round(np.geomspace(2, nb_bins - 1, 65)).astype(np.int64))
+
+
+def _autocorrelation(envelope: np.ndarray) -> np.ndarray:
+    """Autocorrelation of the centred envelope by FFT, normalised to 1 at lag 0, shape (nb_frames,)."""
+    centred = envelope - envelope.mean()
+    size = 1 << int(np.ceil(np.log2(2 * len(centred))))
+    spectrum = np.fft.rfft(centred, size)
+    autocorrelation = np.fft.irfft(spectrum * np.conj(spectrum), size)[: len(centred)]
+    return autocorrelation / (autocorrelation[0] + 1e-9)
+
+
+def _periodicity(autocorrelation: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """Autocorrelation at each lag plus half of it at the double lag (0 past the end)."""
+    last = len(autocorrelation) - 1
+    double = np.where(2 * lags <= last, autocorrelation[np.minimum(2 * lags, last)], 0.0)
+    return autocorrelation[np.minimum(lags, last)] + 0.5 * double
+
+
+def _log_prior(bpm):
+    """Log of the log-normal tempo prior (0 at :data:`PRIOR_BPM`)."""
+    return -0.5 * (np.log2(np.asarray(bpm) / PRIOR_BPM) / PRIOR_OCTAVES) ** 2
 
 
 def _refine_peak(values: np.ndarray, index: int) -> float:
