@@ -1,5 +1,5 @@
 """``python -m vocals2song``: the command-line interface."""
 
-from .cli import main
+from vocals2song.cli import main
 
 raise SystemExit(main())

@@ -17,7 +17,7 @@ import librosa
 import numpy as np
 import soundfile
 
-from .errors import AudioInputError
+from vocals2song.errors import AudioInputError
 
 MIN_SECONDS = 0.5
 MIN_SAMPLE_RATE = 8_000

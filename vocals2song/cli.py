@@ -11,8 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from .errors import Vocals2SongError
+from vocals2song import __version__
+from vocals2song.errors import Vocals2SongError
+from vocals2song.plan.controls import CHORD_RHYTHMS, DEFAULT_CHORD_RHYTHM, DEFAULT_JAZZ
+from vocals2song.training.settings import FEEDER_CHOICES, PRECISIONS, TrainSettings
+
+TRAIN_DEFAULTS = TrainSettings()
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -34,11 +38,12 @@ def _progress_printer(label: str):
 
 
 def command_song(args: argparse.Namespace) -> None:
-    from .audio import load_audio, write_wav
-    from .harmony import format_chart
-    from .image_files import save_image_array
-    from .inference import vocals_to_song
-    from .weights import load_generator
+    from vocals2song.audio import load_audio, write_wav
+    from vocals2song.plan.harmony import format_chart
+    from vocals2song.codec.image_files import save_image_array
+    from vocals2song.inference import vocals_to_song
+    from vocals2song.model.weights import load_generator
+    from vocals2song.plan.controls import PlanControls
 
     model = load_generator(weights_source(args.weights))
     voice = load_audio(args.voice, max_seconds=args.max_seconds)
@@ -53,10 +58,8 @@ def command_song(args: argparse.Namespace) -> None:
         phase=args.phase,
         seed=args.seed,
         harmony=None if args.no_plan else "auto",
-        key=args.key,
-        tempo=args.tempo,
-        happy=args.happy,
-        jazz=args.jazz,
+        controls=PlanControls.make(key=args.key, tempo=args.tempo, happy=args.happy, jazz=args.jazz,
+                                   chord_rhythm=args.chord_rhythm),
         progress=_progress_printer(Path(args.voice).name),
     )
     write_wav(args.output, result.song, result.sample_rate)
@@ -69,7 +72,7 @@ def command_song(args: argparse.Namespace) -> None:
             save_image_array(path, image, config, bits=16, length=length)  # the voice's B holds the plan
             written.append(str(path))
     if args.midi:
-        from .midi import write_midi
+        from vocals2song.plan.midi import write_midi
 
         if result.harmony is None:
             raise Vocals2SongError("There is no plan to write as MIDI: leave out --no-plan.")
@@ -80,10 +83,10 @@ def command_song(args: argparse.Namespace) -> None:
 
 
 def command_encode(args: argparse.Namespace) -> None:
-    from .audio import load_audio
-    from .config import SpectrogramConfig
-    from .image_files import LEGACY_SAMPLE_RATE, check_bits, save_image
-    from .spectrogram import stft
+    from vocals2song.audio import load_audio
+    from vocals2song.config import SpectrogramConfig
+    from vocals2song.codec.image_files import LEGACY_SAMPLE_RATE, check_bits, save_image
+    from vocals2song.codec.spectrogram import stft
 
     output = Path(args.output)
     bits = args.bits or (8 if output.suffix.lower() == ".bmp" else 16)
@@ -96,8 +99,8 @@ def command_encode(args: argparse.Namespace) -> None:
 
 
 def command_decode(args: argparse.Namespace) -> None:
-    from .audio import write_wav
-    from .image_files import load_image
+    from vocals2song.audio import write_wav
+    from vocals2song.codec.image_files import load_image
 
     image = load_image(args.image)
     audio = image.to_audio()
@@ -109,7 +112,7 @@ def command_decode(args: argparse.Namespace) -> None:
 
 
 def command_corpus(args: argparse.Namespace) -> None:
-    from .corpus import build_corpus
+    from vocals2song.corpus.build import build_corpus
 
     manifest = build_corpus(
         args.out_dir,
@@ -126,41 +129,17 @@ def command_corpus(args: argparse.Namespace) -> None:
 
 
 def command_train(args: argparse.Namespace) -> None:
-    from .training import train
+    from vocals2song.training.loop import train
 
-    export = train(
-        args.data,
-        out=args.out,
-        steps=args.steps,
-        batch_size=args.batch,
-        width=args.width,
-        target=args.target,
-        sample_rate=args.sample_rate,
-        crop_frames=args.crop_frames,
-        learning_rate=args.learning_rate,
-        beta_1=args.beta_1,
-        l1_weight=args.l1_weight,
-        phase_l1_weight=args.phase_l1_weight,
-        feature_matching_weight=args.feature_matching_weight,
-        phase_representation=args.phase_representation,
-        feeder=args.feeder,
-        checkpoint_every=args.checkpoint_every,
-        sample_every=args.sample_every,
-        keep_exports_every=args.keep_exports_every,
-        resume=args.resume,
-        seed=args.seed,
-        workers=args.workers,
-        worker_processes=args.worker_processes,
-        plan=args.plan,
-        estimated_plan_share=args.estimated_plan_share,
-    )
+    settings = TrainSettings(**{name: getattr(args, name) for name in TrainSettings.field_names() if hasattr(args, name)})
+    export = train(args.data, settings)
     print(f"exported the generator to {export}")
 
 
 def weights_source(weights: str | None) -> str | None:
     """A weights directory, Hub id or None as given; a training run folder (no ``config.json`` of its own, an
     ``export/`` that has one) becomes its ``export/``."""
-    from .weights import CONFIG_FILE
+    from vocals2song.model.weights import CONFIG_FILE
 
     if weights is not None:
         folder = Path(weights)
@@ -170,7 +149,7 @@ def weights_source(weights: str | None) -> str | None:
 
 
 def command_evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import evaluate, format_musicality_table, format_table
+    from vocals2song.evaluation.evaluate import evaluate, format_musicality_table, format_table
 
     result = evaluate(
         weights_source(args.weights),
@@ -214,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     song.add_argument("--tempo", type=float, metavar="BPM", help="beats per minute (default: read from the voice)")
     song.add_argument("--happy", type=float, metavar="0..1",
                       help="major (1) or minor (0) chords, or a blend (default: the key's mode)")
-    song.add_argument("--jazz", type=float, default=0.5, metavar="0..1",
+    song.add_argument("--chord-rhythm", choices=CHORD_RHYTHMS, default=DEFAULT_CHORD_RHYTHM,
+                      help="how often the chords may change: every beat, half bar or bar (default: %(default)s)")
+    song.add_argument("--jazz", type=float, default=DEFAULT_JAZZ, metavar="0..1",
                       help="chord complexity: 0 follows common progressions, 1 fits the melody with more sevenths")
     song.add_argument("--midi", metavar="PLAN.mid", help="also write the plan (melody and chords) as a MIDI file")
     song.add_argument("--no-plan", action="store_true", help="give the generator no plan (B = 0, the original's input)")
@@ -254,38 +235,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train the pix2pix generator")
     train.add_argument("data", nargs="+", metavar="DATA", help="corpus, MUSDB18-HQ or pairs folder(s)")
-    train.add_argument("--out", default="runs/train", metavar="DIR")
-    train.add_argument("--steps", type=int, default=10000)
-    train.add_argument("--batch", type=int, default=8)
-    train.add_argument("--width", type=int, default=16, help="generator base width (the original: 64)")
-    train.add_argument("--target", choices=("mixture", "accompaniment"), default="mixture")
-    train.add_argument("--sample-rate", type=int, default=22050, help="the model's audio rate, Hz")
-    train.add_argument("--crop-frames", type=int, default=256)
-    train.add_argument("--learning-rate", type=float, default=2e-4, help="Adam's, for both networks (pix2pix: 2e-4)")
-    train.add_argument("--beta-1", type=float, default=0.5, help="Adam's beta_1 (pix2pix: 0.5)")
-    train.add_argument("--l1-weight", type=float, default=100.0, help="weight of the L1 term (pix2pix: 100)")
-    train.add_argument("--feature-matching-weight", type=float, default=0.0,
+    train.add_argument("--out", default=TRAIN_DEFAULTS.out, metavar="DIR")
+    train.add_argument("--steps", type=int, default=TRAIN_DEFAULTS.steps)
+    train.add_argument("--batch", dest="batch_size", type=int, default=TRAIN_DEFAULTS.batch_size)
+    train.add_argument("--width", type=int, default=TRAIN_DEFAULTS.width, help="generator base width (the original: 64)")
+    train.add_argument("--target", choices=("mixture", "accompaniment"), default=TRAIN_DEFAULTS.target)
+    train.add_argument("--sample-rate", type=int, default=TRAIN_DEFAULTS.sample_rate, help="the model's audio rate, Hz")
+    train.add_argument("--crop-frames", type=int, default=TRAIN_DEFAULTS.crop_frames)
+    train.add_argument("--learning-rate", type=float, default=TRAIN_DEFAULTS.learning_rate, help="Adam's, for both networks (pix2pix: 2e-4)")
+    train.add_argument("--beta-1", type=float, default=TRAIN_DEFAULTS.beta_1, help="Adam's beta_1 (pix2pix: 0.5)")
+    train.add_argument("--l1-weight", type=float, default=TRAIN_DEFAULTS.l1_weight, help="weight of the L1 term (pix2pix: 100)")
+    train.add_argument("--feature-matching-weight", type=float, default=TRAIN_DEFAULTS.feature_matching_weight,
                        help="weight of the discriminator feature-matching term (pix2pixHD: 10; default 0: off)")
-    train.add_argument("--phase-l1-weight", type=float, default=1.0,
+    train.add_argument("--phase-l1-weight", type=float, default=TRAIN_DEFAULTS.phase_l1_weight,
                        help="the phase (G) channel's weight inside the L1 term (pix2pix: 1; 0: phase left to the GAN)")
-    train.add_argument("--phase-representation", choices=("raw", "if", "none"), default="none",
+    train.add_argument("--phase-representation", choices=("raw", "if", "none"), default=TRAIN_DEFAULTS.phase_representation,
                        help="the target's phase: none (magnitude only; PGHI rebuilds the phase; the default, see "
                             "docs/phase.md), if (G = instantaneous frequency) or raw (G = phase)")  # fmt: skip
-    train.add_argument("--feeder", choices=("auto", "device", "workers"), default="auto",
+    train.add_argument("--feeder", choices=FEEDER_CHOICES, default=TRAIN_DEFAULTS.feeder,
                        help="device: audio in device memory, batches made inside the JAX step; workers: batches made "
                             "on the CPU; auto: device on JAX, else workers")  # fmt: skip
-    train.add_argument("--checkpoint-every", type=int, default=500)
-    train.add_argument("--sample-every", type=int, default=1000)
-    train.add_argument("--keep-exports-every", type=int, default=0, metavar="N",
+    train.add_argument("--checkpoint-every", type=int, default=TRAIN_DEFAULTS.checkpoint_every)
+    train.add_argument("--sample-every", type=int, default=TRAIN_DEFAULTS.sample_every)
+    train.add_argument("--keep-exports-every", type=int, default=TRAIN_DEFAULTS.keep_exports_every, metavar="N",
                        help="also keep the export of every N-th step in OUT/exports/ (to choose one by validation)")
-    train.add_argument("--workers", type=int, default=1, help="threads (or processes) fetching batches ahead")
+    train.add_argument("--workers", type=int, default=TRAIN_DEFAULTS.workers, help="threads (or processes) fetching batches ahead")
     train.add_argument("--worker-processes", action="store_true",
                        help="fetch batches in spawned processes, not threads (scales past a few cores; for a GPU)")
     train.add_argument("--plan", action="store_true",
                        help="the generator reads the plan (chords and beats, the image's B channel) beside the voice")
     train.add_argument("--estimated-plan-share", type=float, metavar="SHARE",
                        help="with --plan: share of crops whose plan is the estimator's, not the true one (default 0.25)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--depth", type=int, default=TRAIN_DEFAULTS.depth, help="generator levels (crop frames: a multiple of 2**depth)")
+    train.add_argument("--precision", choices=PRECISIONS, default=TRAIN_DEFAULTS.precision,
+                       help="auto: mixed_bfloat16 on a GPU, float32 on a CPU")
+    train.add_argument("--seed", type=int, default=TRAIN_DEFAULTS.seed)
     train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     train.set_defaults(run=command_train)
 
@@ -314,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("song", "train", "evaluate"):
-        from .backend import import_keras_quietly
+        from vocals2song.backend import import_keras_quietly
 
         import_keras_quietly()
     try:

@@ -1,7 +1,7 @@
 """Configuration of a Vocals2Song model: its audio front end, its generator and where it came from.
 
 Everything needed to rebuild a generator and turn audio into its input lives here and is written as
-``config.json`` beside the weights (see :mod:`vocals2song.weights`).
+``config.json`` beside the weights (see :mod:`vocals2song.model.weights`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Voice → song: the one public inference function, :func:`vocals_to_song`, used by the CLI and the app.
 
 Pipeline: resample to the model's rate → peak-normalise → STFT → R/G voice image → the plan read from the voice
-(:func:`vocals2song.harmony.estimate_harmony`: key, tempo, beats, chords) drawn into B
-(:func:`vocals2song.plan.render_plan`) → generator on overlapping tiles of ``tile_frames`` frames (batched, dropout
+(:func:`vocals2song.plan.estimate.estimate_harmony`: key, tempo, beats, chords) drawn into B
+(:func:`vocals2song.plan.channel.render_plan`) → generator on overlapping tiles of ``tile_frames`` frames (batched, dropout
 seeded; it sees B only when its config says so, ``ModelConfig.uses_plan``) → cross-fade the tiles → decode the
 generator's target image in its phase representation (raw phase, instantaneous frequency, or magnitude only with the
 phase rebuilt by PGHI), optionally refined by fast Griffin-Lim → assemble song and accompaniment per output mode →
@@ -16,19 +16,27 @@ from typing import Callable
 
 import numpy as np
 
-from . import spectrogram as codec
-from .audio import MIN_SECONDS, check_voice, resample
-from .errors import AudioInputError, PlanError, ProcessingError
-from .harmony import DEFAULT_JAZZ, Harmony, check_controls, estimate_harmony
-from .listening import ANALYSIS
-from .networks import seed_dropout
-from .plan import render_plan
-from .phase import pghi
-from .weights import SongGenerator
+from vocals2song.codec import spectrogram as codec
+from vocals2song.codec.network import (
+    crossfade_weights,
+    image_to_network,
+    network_to_image,
+    normalize_voice,
+    tile_starts,
+)
+from vocals2song.audio import MIN_SECONDS, resample
+from vocals2song.errors import AudioInputError, PlanError, ProcessingError
+from vocals2song.plan.controls import PlanControls
+from vocals2song.plan.estimate import estimate_harmony, resolve_controls
+from vocals2song.plan.harmony import Harmony
+from vocals2song.plan.listening import ANALYSIS
+from vocals2song.model.networks import seed_dropout
+from vocals2song.plan.channel import render_plan
+from vocals2song.codec.phase import pghi
+from vocals2song.model.weights import SongGenerator
 
 MODES = ("mixture", "accompaniment")
 PHASES = ("predicted", "griffinlim")
-VOICE_PEAK = 0.5  # voices are scaled to this peak before encoding (the trainer does the same)
 OUTPUT_PEAK = 0.99
 TILES_PER_CALL = 4
 GRIFFIN_LIM_ITERATIONS = 16  # fast Griffin-Lim iterations of phase="griffinlim", started from PGHI's phase
@@ -60,47 +68,6 @@ class SongResult:
     harmony: Harmony | None = None
 
 
-def normalize_voice(voice: np.ndarray) -> tuple[np.ndarray, float]:
-    """Scale so the peak is ``VOICE_PEAK``; returns (scaled voice, gain). Silent input raises AudioInputError."""
-    check_voice(voice)
-    gain = VOICE_PEAK / float(np.max(np.abs(voice)))
-    return (voice * gain).astype(np.float32), gain
-
-
-def image_to_network(image: np.ndarray, nb_bins: int, channels: int = 2) -> np.ndarray:
-    """Image (nb_bins + 1, nb_frames, ≥ channels) in [0, 1] → network tensor (nb_bins, nb_frames, channels) in
-    [-1, 1]: the first ``channels`` channels, Nyquist dropped, R clipped to [0, 1]."""
-    return np.clip(image[:nb_bins, :, :channels], 0.0, 1.0) * 2.0 - 1.0
-
-
-def network_to_image(output: np.ndarray) -> np.ndarray:
-    """Network tensor (nb_bins, nb_frames, channels) in [-1, 1] → image (nb_bins + 1, nb_frames, channels) in
-    [0, 1], Nyquist silent."""
-    nb_bins, nb_frames, channels = output.shape
-    image = np.zeros((nb_bins + 1, nb_frames, channels), dtype=np.float32)
-    image[:nb_bins] = (np.asarray(output, dtype=np.float32) + 1.0) / 2.0
-    return image
-
-
-def tile_starts(nb_frames: int, tile_frames: int, overlap_frames: int) -> list[int]:
-    """First frame of each tile covering ``nb_frames`` (the input is padded to ``starts[-1] + tile_frames``)."""
-    step = tile_frames - overlap_frames
-    count = 1 if nb_frames <= tile_frames else 1 + int(np.ceil((nb_frames - tile_frames) / step))
-    return [index * step for index in range(count)]
-
-
-def crossfade_weights(tile_frames: int, overlap_frames: int, first: bool, last: bool) -> np.ndarray:
-    """Per-frame weight of one tile, shape (tile_frames,): linear ramps over the overlaps."""
-    weights = np.ones(tile_frames, dtype=np.float32)
-    if overlap_frames:
-        ramp = (np.arange(overlap_frames, dtype=np.float32) + 0.5) / overlap_frames
-        if not first:
-            weights[:overlap_frames] = ramp
-        if not last:
-            weights[-overlap_frames:] = ramp[::-1]
-    return weights
-
-
 def predict_image(
     model: SongGenerator, voice_image: np.ndarray, seed: int = 0, progress: Progress | None = None
 ) -> np.ndarray:
@@ -114,7 +81,7 @@ def predict_image(
             ``input_channels`` first channels: B, the plan, only when ``model.config.uses_plan``).
     Returns:
         the generator's target image in its phase representation, float32 (nb_bins + 1, nb_frames,
-        output_channels) in [0, 1], Nyquist silent (decode with :func:`vocals2song.spectrogram.target_to_spectrogram`).
+        output_channels) in [0, 1], Nyquist silent (decode with :func:`vocals2song.codec.spectrogram.target_to_spectrogram`).
     """
     config = model.config
     nb_bins = config.generator.nb_bins
@@ -167,18 +134,16 @@ def vocals_to_song(
     phase: str = "predicted",
     seed: int = 0,
     harmony: Harmony | str | None = "auto",
-    key: str | None = None,
-    tempo: float | None = None,
-    happy: float | None = None,
-    jazz: float = DEFAULT_JAZZ,
+    controls: PlanControls | None = None,
     progress: Progress | None = None,
+    **control_fields,
 ) -> SongResult:
     """Turn a voice into a song.
 
     Args:
         voice: float mono audio, shape (nb_samples,), in [-1, 1], at ``sample_rate`` Hz; at least 0.5 s.
         sample_rate: Hz of ``voice`` (resampled to the model's rate).
-        model: from :func:`vocals2song.weights.load_generator`.
+        model: from :func:`vocals2song.model.weights.load_generator`.
         mode: ``"mixture"`` — the song is the generator's mixture, voice included (the original project);
             ``"accompaniment"`` — the song is your exact voice plus the generated accompaniment (from an
             accompaniment generator directly, or from a mixture generator by removing the voice's magnitude).
@@ -186,17 +151,18 @@ def vocals_to_song(
             along time), or rebuilds the phase by PGHI for a magnitude-only generator; ``"griffinlim"`` rebuilds
             it from the predicted magnitude alone: PGHI, then fast Griffin-Lim iterations.
         seed: the dropout variation; the same seed gives bit-identical output.
-        harmony: the plan: ``"auto"`` reads it from the voice (:func:`vocals2song.harmony.estimate_harmony` with
-            ``key``, ``tempo``, ``happy`` and ``jazz``); a :class:`~vocals2song.harmony.Harmony` (times in seconds
+        harmony: the plan: ``"auto"`` reads it from the voice (:func:`vocals2song.plan.estimate.estimate_harmony`
+            with ``controls``); a :class:`~vocals2song.plan.harmony.Harmony` (times in seconds
             from the voice's start) is used as given; None draws no plan (B = 0, the original's input). A generator
             trained without the plan never sees B, but the result still carries the plan.
-        key, tempo, happy, jazz: the person's controls for ``"auto"`` (see ``estimate_harmony``): a key like
-            ``"A minor"`` or None, beats per minute or None, major (1) ↔ minor (0) or None, fit (1) ↔ prior (0).
+        controls: the person's plan controls for ``"auto"`` (:class:`~vocals2song.plan.controls.PlanControls`);
+            as a shorthand its fields may be given as keywords instead: ``key="A minor"``, ``tempo`` (beats per
+            minute), ``happy`` (major 1 ↔ minor 0), ``jazz`` (fit 1 ↔ prior 0), ``chord_rhythm``.
         progress: optional callback ``(fraction in [0, 1], stage)``.
     Returns:
         SongResult at the model's sample rate; output length = ceil(input length · model rate / input rate).
     Raises:
-        AudioInputError: non-finite, too short or silent voice. PlanError: a bad key, tempo, happy or jazz.
+        AudioInputError: non-finite, too short or silent voice. PlanError: a bad plan control.
         ProcessingError: unusable model output.
     """
     if mode not in MODES:
@@ -205,7 +171,7 @@ def vocals_to_song(
         raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
     if not (harmony is None or harmony == "auto" or isinstance(harmony, Harmony)):
         raise PlanError(f"harmony must be 'auto', None or a Harmony, not {harmony!r}.")
-    check_controls(key, tempo, happy, jazz)  # a bad control fails before any work
+    controls = resolve_controls(controls, control_fields)  # a bad control fails before any work
     voice = np.asarray(voice, dtype=np.float32)
     if voice.ndim != 1:
         raise AudioInputError("The voice must be mono audio (one channel).")
@@ -228,7 +194,7 @@ def vocals_to_song(
         same_analysis = spectrogram_config.sample_rate == ANALYSIS.sample_rate and (
             spectrogram_config.n_fft, spectrogram_config.hop_length) == (ANALYSIS.n_fft, ANALYSIS.hop_length)
         harmony = estimate_harmony(voice, rate, magnitude=np.abs(voice_spectrogram) if same_analysis else None,
-                                   key=key, tempo=tempo, happy=happy, jazz=jazz)
+                                   controls=controls)
     plan = render_plan(harmony, spectrogram_config, voice_spectrogram.shape[1]) if harmony is not None else None
     voice_image = codec.spectrogram_to_image(voice_spectrogram, spectrogram_config, plan)
     target_image = predict_image(model, voice_image, seed, lambda f, s: report(0.1 + 0.7 * f, s))

@@ -6,14 +6,24 @@
 - :mod:`.device_data`: the on-device feeder (JAX): audio in device memory, batches made inside the step;
 - :mod:`.checkpoints`: atomic checkpoints, resume;
 - :mod:`.logs`: progress bar, metrics.jsonl, TensorBoard, sample pictures and audio;
+- :mod:`.settings`: :class:`TrainSettings`, what a run is asked to do (shared by the CLI and :func:`train`);
 - :mod:`.loop`: :func:`train`, the ``vocals2song train`` command.
+
+Names are imported lazily: the CLI reads :class:`TrainSettings` without importing Keras.
 """
 
-from .checkpoints import PARTIAL_PREFIX, list_checkpoints, load_checkpoint, save_checkpoint
-from .devices import StepRunner, benchmark_step, new_model, training_devices
-from .feeders import BatchFeeder
-from .loop import FEEDERS, train
-from .model import Pix2Pix, default_optimizer
+import importlib
 
-__all__ = ["FEEDERS", "PARTIAL_PREFIX", "BatchFeeder", "Pix2Pix", "StepRunner", "benchmark_step", "default_optimizer",
-           "list_checkpoints", "load_checkpoint", "new_model", "save_checkpoint", "train", "training_devices"]
+_PUBLIC = {
+    "FEEDERS": "loop", "train": "loop", "TrainSettings": "settings",
+    "PARTIAL_PREFIX": "checkpoints", "list_checkpoints": "checkpoints", "load_checkpoint": "checkpoints",
+    "save_checkpoint": "checkpoints", "StepRunner": "devices", "benchmark_step": "devices", "new_model": "devices",
+    "training_devices": "devices", "BatchFeeder": "feeders", "Pix2Pix": "model", "default_optimizer": "model",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

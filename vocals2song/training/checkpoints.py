@@ -13,9 +13,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..config import ModelConfig
-from ..errors import Vocals2SongError
-from .model import Pix2Pix
+from vocals2song.config import ModelConfig
+from vocals2song.errors import Vocals2SongError
+from vocals2song.training.model import Pix2Pix
 
 CHECKPOINT_FORMAT = "vocals2song-checkpoint"
 CHECKPOINTS_KEPT = 2

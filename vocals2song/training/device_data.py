@@ -5,7 +5,7 @@ inside the jitted JAX training step, so the accelerator never waits for the CPU.
 2 bytes a sample, lossless for 16-bit sources) into two flat buffers, each pair starting at a multiple of
 ``hop_length`` and followed by at least one hop of silence. It lists the crop starts worth drawing: every
 hop-aligned start whose crop lies inside its pair and whose raw vocals are not silent (RMS at or above -45 dBFS,
-as :class:`vocals2song.data.CropDataset`), so a uniform draw over them weighs pairs by duration. An optional plan
+as :class:`vocals2song.pairs.crops.CropDataset`), so a uniform draw over them weighs pairs by duration. An optional plan
 plane per pair (the B channel: float (nb_bins, nb_frames) in [0, 1] at the pair's frame rate) is stored as uint8
 in a third buffer at frame ``pair offset / hop``, so the crop starting at sample ``s`` reads plan frames from
 ``s / hop``: the plan stays aligned with the audio.
@@ -13,12 +13,12 @@ in a third buffer at frame ``pair offset / hop``, so the crop starting at sample
 :class:`DeviceFeeder` makes batch ``step`` from ``(seed, step)`` alone (resumable), inside ``jax.jit``:
 
 1. draw ``batch_size`` starts, slice ``(crop_frames − 1)·hop`` samples of each stem (``crop_frames`` STFT frames);
-2. augment the training crops as :func:`vocals2song.data.augment_pair` does, batched: voice/accompaniment balance
+2. augment the training crops as :func:`vocals2song.pairs.crops.augment_pair` does, batched: voice/accompaniment balance
    (±6 dB), EQ tilt (±3 dB/octave around 1 kHz), white noise (15-40 dB SNR) and a small room (RT60 0.1-0.5 s), each
    with the same probability; the rare ±1 semitone pitch shift (a phase vocoder) is left out;
 3. level-normalise each pair by the gain that brings the voice's peak to
    :data:`vocals2song.inference.VOICE_PEAK` (as :func:`vocals2song.inference.normalize_voice`);
-4. STFT both (:mod:`vocals2song.spectrogram_jax`), encode the voice as R, G (+ the plan as B) and the target in the
+4. STFT both (:mod:`vocals2song.codec.spectrogram_jax`), encode the voice as R, G (+ the plan as B) and the target in the
    model's phase representation, and map them to the network's [-1, 1].
 """
 
@@ -31,14 +31,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import spectrogram_jax
-from ..audio import SILENCE_PEAK
-from ..config import ModelConfig
-from ..data import (BALANCE_DB, BALANCE_PROBABILITY, NOISE_PROBABILITY, NOISE_SNR_DB, REVERB_PROBABILITY,
+from vocals2song.codec import jax_stft as spectrogram_jax
+from vocals2song.audio import SILENCE_PEAK
+from vocals2song.config import ModelConfig
+from vocals2song.pairs.crops import (BALANCE_DB, BALANCE_PROBABILITY, NOISE_PROBABILITY, NOISE_SNR_DB, REVERB_PROBABILITY,
                     REVERB_RT60_SECONDS, REVERB_WET, SILENT_VOICE_RMS, TILT_DB_PER_OCTAVE, TILT_PIVOT_HZ,
                     TILT_PROBABILITY, Pair, read_pair)  # fmt: skip
-from ..errors import TrainingDataError
-from ..inference import VOICE_PEAK
+from vocals2song.errors import TrainingDataError
+from vocals2song.codec.network import VOICE_PEAK
 
 INT16_SCALE = 32768.0
 PlanSource = Callable[[Pair, int], np.ndarray]  # (pair, nb_frames) → float (nb_bins, nb_frames) in [0, 1]

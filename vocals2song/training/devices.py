@@ -11,9 +11,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..config import ModelConfig
-from ..errors import Vocals2SongError
-from .model import Pix2Pix, default_optimizer
+from vocals2song.config import ModelConfig
+from vocals2song.errors import Vocals2SongError
+from vocals2song.training.model import Pix2Pix, default_optimizer
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 

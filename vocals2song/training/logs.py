@@ -15,8 +15,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..config import ModelConfig
-from .model import Pix2Pix
+from vocals2song.config import ModelConfig
+from vocals2song.training.model import Pix2Pix
 
 class ProgressBar:
     """``step 120/10000 [###-----]  1.8 steps/s  14.6 samples/s  ETA 1:29:55  g 12.3  d 1.38`` on stderr.
@@ -96,8 +96,8 @@ class TrainingLog:
         """images: name → R/G image (nb_bins + 1, nb_frames, 3) in [0, 1]; song: the generated crop's audio."""
         from PIL import Image
 
-        from ..audio import write_wav
-        from ..spectrogram import quantize
+        from vocals2song.audio import write_wav
+        from vocals2song.codec.spectrogram import quantize
 
         pictures = {name: np.ascontiguousarray(quantize(image, 8)[::-1]) for name, image in images.items()}
         self.samples_directory.mkdir(parents=True, exist_ok=True)
@@ -125,8 +125,8 @@ def render_sample(model: Pix2Pix, voice: np.ndarray, target: np.ndarray, config:
     ``voice`` and ``target`` are network tensors (batch, nb_bins, nb_frames, channels) in [-1, 1]; the target and
     the generated image are decoded from the model's phase representation (PGHI for magnitude only).
     """
-    from ..inference import network_to_image
-    from ..spectrogram import istft, spectrogram_to_image, target_to_spectrogram
+    from vocals2song.codec.network import network_to_image
+    from vocals2song.codec.spectrogram import istft, spectrogram_to_image, target_to_spectrogram
 
     audio_config, representation = config.spectrogram, config.phase_representation
     generated = keras.ops.convert_to_numpy(model.generator(voice[:1], training=False))[0]

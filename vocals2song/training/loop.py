@@ -8,7 +8,7 @@ holds the training audio in device memory and makes each batch inside the jitted
     checkpoints/step-0000500/   generator.weights.h5, discriminator.weights.h5, g_optimizer.npz,
                                 d_optimizer.npz, state.json (the last two complete ones are kept; each is
                                 written to checkpoints/.partial-* and renamed, so a kill leaves no torn one)
-    export/                     the generator in the weights format (see vocals2song.weights), provenance included
+    export/                     the generator in the weights format (see vocals2song.model.weights), provenance included
     exports/step-0001000/       earlier exports, kept when asked (``keep_exports_every``)
     metrics.jsonl               one JSON line per log interval: losses, steps/s, samples/s
     samples/                    step-XXXXXXX.png (voice | target | generated, low frequencies at the bottom)
@@ -26,7 +26,6 @@ import contextlib
 import dataclasses
 import datetime
 import functools
-import os
 import signal
 import sys
 import threading
@@ -37,12 +36,13 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..config import PHASE_REPRESENTATIONS, GeneratorConfig, ModelConfig, SpectrogramConfig
-from ..errors import TrainingDataError, Vocals2SongError
-from .checkpoints import list_checkpoints, load_checkpoint, remove_partial_checkpoints, save_checkpoint
-from .devices import StepRunner, describe_hardware, new_model, training_devices
-from .feeders import BatchFeeder
-from .logs import ProgressBar, TrainingLog, git_commit, render_sample
+from vocals2song.config import PHASE_REPRESENTATIONS, GeneratorConfig, ModelConfig, SpectrogramConfig
+from vocals2song.errors import TrainingDataError, Vocals2SongError
+from vocals2song.training.checkpoints import list_checkpoints, load_checkpoint, remove_partial_checkpoints, save_checkpoint
+from vocals2song.training.devices import StepRunner, describe_hardware, new_model, training_devices
+from vocals2song.training.feeders import BatchFeeder
+from vocals2song.training.settings import TrainSettings
+from vocals2song.training.logs import ProgressBar, TrainingLog, git_commit, render_sample
 
 LOG_EVERY = 50  # steps between metrics.jsonl lines (at most; also at checkpoints and at the end)
 FEEDERS = ("auto", "device", "workers")
@@ -50,40 +50,19 @@ FEEDERS = ("auto", "device", "workers")
 
 def train(
     data: list[str],
+    settings: TrainSettings | None = None,
     *,
-    out: str | os.PathLike = "runs/train",
-    steps: int = 10000,
-    batch_size: int = 8,
-    width: int = 16,
-    depth: int = 8,
-    target: str = "mixture",
-    crop_frames: int = 256,
-    sample_rate: int = 22050,
-    learning_rate: float = 2e-4,
-    beta_1: float = 0.5,
-    l1_weight: float = 100.0,
-    phase_l1_weight: float = 1.0,
-    feature_matching_weight: float = 0.0,
-    phase_representation: str = "none",
-    feeder: str = "auto",
-    checkpoint_every: int = 500,
-    sample_every: int = 1000,
-    keep_exports_every: int = 0,
-    resume: bool = False,
-    seed: int = 0,
-    workers: int = 1,
-    worker_processes: bool = False,
-    plan: bool = False,
-    estimated_plan_share: float | None = None,
-    precision: str = "auto",
     dataset=None,
     device_corpus=None,
     progress: bool = True,
+    **fields,
 ) -> Path:
     """Train a pix2pix generator on paired (voice, target) crops and export it to ``out/export``.
 
     Args:
-        data: training sources for ``vocals2song.data.make_dataset`` (corpus, MUSDB18-HQ or pairs folders).
+        data: training sources for ``vocals2song.pairs.crops.make_dataset`` (corpus, MUSDB18-HQ or pairs folders).
+        settings: the run's :class:`~vocals2song.training.settings.TrainSettings`; as a shorthand its fields may
+            be given as keywords instead (``steps=20, batch_size=2``). The fields:
         out: run folder (checkpoints, export, metrics.jsonl, samples, tensorboard).
         steps: total optimiser steps (a resumed run continues up to this count).
         batch_size: crops per step (split across devices when there are several).
@@ -110,22 +89,33 @@ def train(
         worker_processes: fetch in spawned processes instead of threads (see :class:`BatchFeeder`).
         plan: the generator reads the plan (B: chords and beats) as a third input channel.
         estimated_plan_share: with ``plan``, the share of crops (device feeder: of pairs) whose B is the
-            estimator's plan rather than the pair's true one (default :data:`vocals2song.crop_plans.ESTIMATED_PLAN_SHARE`).
+            estimator's plan rather than the pair's true one (default :data:`vocals2song.pairs.crop_plans.ESTIMATED_PLAN_SHARE`).
         precision: ``auto`` (mixed_bfloat16 on a GPU, else float32), ``float32`` or ``mixed_bfloat16``.
         dataset: a ``keras.utils.PyDataset`` of (voice, target) batches to use instead of ``data`` (tests).
         device_corpus: a :class:`~vocals2song.training.device_data.DeviceCorpus` to use instead of ``data`` with
             the device feeder (tests).
         progress: draw the progress bar on stderr.
     Returns:
-        The export folder (``out/export``), loadable with :func:`vocals2song.weights.load_generator`.
+        The export folder (``out/export``), loadable with :func:`vocals2song.model.weights.load_generator`.
     Raises:
         KeyboardInterrupt: after Ctrl-C or SIGTERM, once a checkpoint of the step reached is saved.
         Vocals2SongError: bad arguments, or checkpoints in ``out`` without ``resume``.
         TrainingDataError: unusable training data.
     """
-    from ..weights import save_generator
+    from vocals2song.model.weights import save_generator
 
-    out = Path(out)
+    if settings is not None and fields:
+        raise TypeError("give either settings or setting keywords, not both")
+    settings = TrainSettings(**fields) if settings is None else settings
+    out, steps, batch_size, crop_frames = Path(settings.out), settings.steps, settings.batch_size, settings.crop_frames
+    width, depth, target, sample_rate = settings.width, settings.depth, settings.target, settings.sample_rate
+    learning_rate, beta_1, l1_weight = settings.learning_rate, settings.beta_1, settings.l1_weight
+    phase_l1_weight, feature_matching_weight = settings.phase_l1_weight, settings.feature_matching_weight
+    phase_representation, feeder, precision = settings.phase_representation, settings.feeder, settings.precision
+    checkpoint_every, sample_every = settings.checkpoint_every, settings.sample_every
+    keep_exports_every, resume, seed = settings.keep_exports_every, settings.resume, settings.seed
+    workers, worker_processes, plan = settings.workers, settings.worker_processes, settings.plan
+    estimated_plan_share = settings.estimated_plan_share
     config = ModelConfig(
         spectrogram=SpectrogramConfig(sample_rate=sample_rate),
         generator=_generator_config(width, depth, phase_representation, 3 if plan else 2),
@@ -140,17 +130,17 @@ def train(
             f"'{out}' already holds checkpoints (up to step {existing[-1][0]}): pass --resume to continue, or "
             "choose another --out."
         )
-    from ..crop_plans import ESTIMATED_PLAN_SHARE, pair_plan
+    from vocals2song.pairs.crop_plans import ESTIMATED_PLAN_SHARE, pair_plan
 
     share = ESTIMATED_PLAN_SHARE if estimated_plan_share is None else estimated_plan_share
     if feeder == "workers" and dataset is None:
-        from ..data import make_dataset
+        from vocals2song.pairs.crops import make_dataset
 
         dataset = make_dataset(data, config, split="train", batch_size=batch_size, crop_frames=crop_frames,
                                augment=True, seed=seed, workers=workers, estimated_plan_share=share)  # fmt: skip
     if feeder == "device" and device_corpus is None:
-        from ..pairs import PairIndex
-        from .device_data import build_device_corpus
+        from vocals2song.pairs.index import PairIndex
+        from vocals2song.training.device_data import build_device_corpus
 
         started_loading = time.monotonic()
         pairs = PairIndex.build(data).select("train")
@@ -177,7 +167,7 @@ def train(
 
         runner = StepRunner(model, strategy)
         if feeder == "device":
-            from .device_data import DeviceFeeder
+            from vocals2song.training.device_data import DeviceFeeder
 
             shape = (batch_size, config.generator.nb_bins, crop_frames, config.generator.input_channels)
             batches = DeviceFeeder(device_corpus, config, batch_size, crop_frames, augment=True, seed=seed,

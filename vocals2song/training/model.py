@@ -19,8 +19,8 @@ from typing import Any
 
 import keras
 
-from ..config import GeneratorConfig
-from ..networks import build_discriminator, build_generator
+from vocals2song.config import GeneratorConfig
+from vocals2song.model.networks import build_discriminator, build_generator
 
 TRACKERS = ("g_loss", "g_gan", "g_l1", "d_loss", "l1_magnitude", "l1_phase", "g_feature_matching")
 # l1_phase only with a phase channel, g_feature_matching only with a feature-matching weight
