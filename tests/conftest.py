@@ -64,8 +64,8 @@ def tiny_model():
     import keras
 
     from vocals2song.config import tiny_config
-    from vocals2song.networks import build_generator
-    from vocals2song.weights import SongGenerator
+    from vocals2song.model.networks import build_generator
+    from vocals2song.model.weights import SongGenerator
 
     keras.utils.set_random_seed(0)
     config = tiny_config()
@@ -75,7 +75,7 @@ def tiny_model():
 @pytest.fixture(scope="session")
 def tiny_weights_dir(tmp_path_factory, tiny_model):
     """The tiny generator saved in the weights/ format."""
-    from vocals2song.weights import save_generator
+    from vocals2song.model.weights import save_generator
 
     directory = tmp_path_factory.mktemp("tiny-weights")
     save_generator(directory, tiny_model.network, tiny_model.config)

@@ -87,7 +87,7 @@ def test_handler_good_voice(song_app, inputs):
     assert abs(duration(downloads[0]) - 2.0) < 1e-3
     song, _ = soundfile.read(downloads[0], dtype="int16")
     np.testing.assert_array_equal(song, outputs["song_audio"][1])
-    from vocals2song.image_files import load_image
+    from vocals2song.codec.image_files import load_image
 
     for name, file in (("voice", downloads[1]), ("song", downloads[2])):
         image = load_image(file)
@@ -159,11 +159,11 @@ def test_handler_same_seed_same_song_and_modes(song_app, inputs):
         ("INPUTS/voice.wav", {"seed": 2**40}, "whole number"),
         ("INPUTS/voice.wav", {"key": "H"}, "Unknown key"),
         ("INPUTS/voice.wav", {"happy": "sad"}, "Unknown major/minor choice"),
-        ("INPUTS/voice.wav", {"jazz": 2.0}, "chord complexity must be a number from 0 to 1"),
-        ("INPUTS/voice.wav", {"jazz": "lots"}, "chord complexity must be a number from 0 to 1"),
+        ("INPUTS/voice.wav", {"jazz": 2.0}, "chord complexity (jazz) must be a number from 0 to 1"),
+        ("INPUTS/voice.wav", {"jazz": "lots"}, "chord complexity (jazz) must be a number from 0 to 1"),
         ("INPUTS/voice.wav", {"tempo": -5}, "tempo must be a number"),
         ("INPUTS/voice.wav", {"tempo": 1e6}, "tempo must be a number"),
-        ("INPUTS/voice.wav", {"tempo": 5}, "between 30 and 300 beats per minute"),
+        ("INPUTS/voice.wav", {"tempo": 5}, "between 30 and 300 beats per"),
     ],
 )
 def test_handler_refuses_bad_requests(song_app, inputs, voice, options, message):
@@ -215,7 +215,9 @@ def test_handler_model_exception_is_generic_and_next_request_works(song_app, inp
     def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail /srv/model")
 
-    monkeypatch.setattr(app, "vocals_to_song", explode)
+    from vocals2song.web import handler
+
+    monkeypatch.setattr(handler, "vocals_to_song", explode)
     with pytest.raises(gr.Error) as caught:
         song_app.generate(path)
     assert caught.value.message == app.FAILURE_MESSAGE

@@ -6,8 +6,8 @@ import librosa
 import numpy as np
 import pytest
 
-from vocals2song.band import BASS_CHANNEL, CHORD_CHANNEL, DRUM_CHANNEL, KICK, SNARE, band_events, play_plan
-from vocals2song.harmony import Chord, Harmony
+from vocals2song.evaluation.band import BASS_CHANNEL, CHORD_CHANNEL, DRUM_CHANNEL, KICK, SNARE, band_events, play_plan
+from vocals2song.plan.harmony import Chord, Harmony
 
 RATE = 22050
 BEAT = 0.5  # 120 BPM

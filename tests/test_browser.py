@@ -58,10 +58,10 @@ def peak_frequency(samples: np.ndarray, sample_rate: int) -> float:
 def app_url(tmp_path_factory):
     import app
     from vocals2song.config import tiny_config
-    from vocals2song.networks import build_generator
-    from vocals2song.weights import save_generator
+    from vocals2song.model.networks import build_generator
+    from vocals2song.model.weights import save_generator
 
-    from vocals2song.weights import CONFIG_FILE, REPOSITORY_WEIGHTS
+    from vocals2song.model.weights import CONFIG_FILE, REPOSITORY_WEIGHTS
 
     if os.environ.get("VOCALS2SONG_SCREENSHOT") and (REPOSITORY_WEIGHTS / CONFIG_FILE).is_file():
         weights = REPOSITORY_WEIGHTS  # the README's screenshot shows the packaged generator

@@ -46,7 +46,7 @@ def test_song_writes_a_song_and_images(tmp_path, voice_file, tiny_weights_dir):
 def test_song_follows_the_plan_controls_and_writes_midi(tmp_path, voice_file, tiny_weights_dir):
     import pretty_midi
 
-    from vocals2song.image_files import load_image
+    from vocals2song.codec.image_files import load_image
 
     result = run_cli("song", voice_file, "-o", tmp_path / "song.wav", "--weights", tiny_weights_dir, "--key", "G",
                      "--tempo", 100, "--happy", 1, "--jazz", 0.2, "--midi", tmp_path / "plan.mid",
@@ -60,7 +60,7 @@ def test_song_follows_the_plan_controls_and_writes_midi(tmp_path, voice_file, ti
     bad = run_cli("song", voice_file, "-o", tmp_path / "x.wav", "--weights", tiny_weights_dir, "--key", "H")
     assert_one_line_error(bad, "is not a key")
     bad = run_cli("song", voice_file, "-o", tmp_path / "x.wav", "--weights", tiny_weights_dir, "--tempo", 5000)
-    assert_one_line_error(bad, "tempo must be between")
+    assert_one_line_error(bad, "tempo must be a number between 30 and 300")
 
 
 def test_encode_decode_round_trip(tmp_path, voice_file):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vocals2song.errors import TrainingDataError
-from vocals2song.singer import Note, SingerProfile, random_singer, sing
+from vocals2song.corpus.singer import Note, SingerProfile, random_singer, sing
 
 SAMPLE_RATE = 16000
 
@@ -65,7 +65,7 @@ def test_sing_empty_melody_gives_empty_audio():
 
 
 def test_split_rule_holds_out_composers():
-    from vocals2song.scores import split_for_piece
+    from vocals2song.corpus.scores import split_for_piece
 
     assert split_for_piece("beethoven/opus18no1/movement1") == "test"
     assert split_for_piece("monteverdi/madrigal.3.1") == "test"
@@ -76,7 +76,7 @@ def test_split_rule_holds_out_composers():
 
 
 def test_selection_is_diverse_and_holds_a_test_piece():
-    from vocals2song.scores import select_pieces, split_for_piece
+    from vocals2song.corpus.scores import select_pieces, split_for_piece
 
     selection = select_pieces(4, seed=0)
     assert len(selection) == 4 and len({piece.composer for piece in selection}) >= 3
@@ -85,7 +85,7 @@ def test_selection_is_diverse_and_holds_a_test_piece():
 
 
 def test_each_piece_is_selected_once_in_its_preferred_format():
-    from vocals2song.scores import select_pieces
+    from vocals2song.corpus.scores import select_pieces
 
     selection = select_pieces(None, seed=0)
     names = [piece.name for piece in selection]
@@ -100,7 +100,7 @@ def tiny_corpus(tmp_path_factory):
         import fluidsynth  # noqa: F401
     except (ImportError, OSError) as error:
         pytest.skip(f"libfluidsynth is not installed: {error}")
-    from vocals2song.corpus import build_corpus
+    from vocals2song.corpus.build import build_corpus
 
     out_dir = tmp_path_factory.mktemp("corpus")
     return build_corpus(out_dir, pieces=2, max_seconds=2.0, workers=1, sample_rate=SAMPLE_RATE, progress=False)
@@ -109,7 +109,7 @@ def tiny_corpus(tmp_path_factory):
 def test_build_corpus_writes_valid_pairs(tiny_corpus):
     import soundfile
 
-    from vocals2song.corpus import load_manifest
+    from vocals2song.corpus.build import load_manifest
 
     manifest = load_manifest(tiny_corpus.parent)
     assert manifest["sample_rate"] == SAMPLE_RATE and manifest["pairs"]
@@ -127,7 +127,7 @@ def test_build_corpus_writes_valid_pairs(tiny_corpus):
 
 
 def test_build_corpus_rerun_skips_finished_pieces(tiny_corpus):
-    from vocals2song.corpus import build_corpus
+    from vocals2song.corpus.build import build_corpus
 
     before = {path: path.stat().st_mtime_ns for path in tiny_corpus.parent.glob("shard-*/*.flac")}
     manifest_path = build_corpus(tiny_corpus.parent, pieces=2, max_seconds=2.0, workers=1,
@@ -137,9 +137,9 @@ def test_build_corpus_rerun_skips_finished_pieces(tiny_corpus):
 
 
 def test_build_corpus_records_the_voice_augmentation_and_checks_it_on_rerun(tiny_corpus):
-    from vocals2song.corpus import build_corpus, load_manifest
+    from vocals2song.corpus.build import build_corpus, load_manifest
     from vocals2song.errors import Vocals2SongError
-    from vocals2song.voice_augment import EFFECTS
+    from vocals2song.corpus.voice_augment import EFFECTS
 
     pairs = load_manifest(tiny_corpus.parent)["pairs"]
     for pair in pairs:
@@ -155,7 +155,7 @@ def test_build_corpus_records_the_voice_augmentation_and_checks_it_on_rerun(tiny
 
 def test_build_corpus_renders_only_the_chosen_splits(tiny_corpus, tmp_path):
     """More training data without the held-out composers: --splits keeps the pieces of those splits only."""
-    from vocals2song.corpus import build_corpus, load_manifest
+    from vocals2song.corpus.build import build_corpus, load_manifest
     from vocals2song.errors import Vocals2SongError
 
     build_corpus(tmp_path / "validation", pieces=1, max_seconds=2.0, workers=1, sample_rate=SAMPLE_RATE,
@@ -167,7 +167,7 @@ def test_build_corpus_renders_only_the_chosen_splits(tiny_corpus, tmp_path):
 
 
 def test_load_manifest_lists_missing_files(tiny_corpus, tmp_path):
-    from vocals2song.corpus import load_manifest
+    from vocals2song.corpus.build import load_manifest
 
     (tmp_path / "manifest.json").write_text(tiny_corpus.read_text())  # the stems stay behind
     with pytest.raises(TrainingDataError, match="missing"):
@@ -175,8 +175,8 @@ def test_load_manifest_lists_missing_files(tiny_corpus, tmp_path):
 
 
 def test_pairs_carry_their_true_harmony(tiny_corpus):
-    from vocals2song.corpus import load_manifest
-    from vocals2song.harmony import Harmony
+    from vocals2song.corpus.build import load_manifest
+    from vocals2song.plan.harmony import Harmony
 
     manifest = load_manifest(tiny_corpus.parent)
     assert manifest["version"] == 2
@@ -195,7 +195,7 @@ def test_pairs_carry_their_true_harmony(tiny_corpus):
 def test_version_one_manifests_still_load(tiny_corpus, tmp_path):
     import shutil
 
-    from vocals2song.corpus import load_manifest
+    from vocals2song.corpus.build import load_manifest
 
     manifest = json.loads(tiny_corpus.read_text())
     manifest["version"] = 1
@@ -207,7 +207,7 @@ def test_version_one_manifests_still_load(tiny_corpus, tmp_path):
 
 
 def test_beat_grid_counts_a_pickup_back_from_its_bar_line():
-    from vocals2song.scores import Meter, beat_grid
+    from vocals2song.corpus.scores import Meter, beat_grid
 
     meter = Meter(4, 4, [(0.0, 1.0), (1.0, 4.0), (5.0, 4.0)])
     beats, downbeats = beat_grid(meter, end_quarters=8.5)
@@ -217,7 +217,7 @@ def test_beat_grid_counts_a_pickup_back_from_its_bar_line():
 
 
 def test_chords_per_beat_takes_the_longest_chord_of_each_beat():
-    from vocals2song.scores import chords_per_beat
+    from vocals2song.corpus.scores import chords_per_beat
 
     slices = [(0.0, 1.0, (0, "maj")), (1.0, 0.75, (7, "maj")), (1.75, 0.25, (2, "min")), (2.0, 0.5, None),
               (2.5, 0.5, None), (4.0, 1.0, (0, "maj")), (4.0, 1.0, None)]  # two slices at once, one unlabelled
@@ -229,7 +229,7 @@ def test_chords_per_beat_takes_the_longest_chord_of_each_beat():
 def test_chord_labels_of_music21_chords():
     from music21 import chord
 
-    from vocals2song.scores import chord_label
+    from vocals2song.corpus.scores import chord_label
 
     assert chord_label(chord.Chord(["E3", "G#4", "B4"])) == (4, "maj")
     assert chord_label(chord.Chord(["G3", "B3", "D4", "F4"])) == (7, "7")
@@ -239,7 +239,7 @@ def test_chord_labels_of_music21_chords():
 
 
 def test_performed_harmony_of_a_chorale_follows_tempo_and_transposition():
-    from vocals2song.scores import (Piece, analyze_key, beat_grid, chord_slices, parse_piece, part_notes,
+    from vocals2song.corpus.scores import (Piece, analyze_key, beat_grid, chord_slices, parse_piece, part_notes,
                                     performed_harmony, read_meter)
 
     import music21

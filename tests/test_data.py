@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from vocals2song import data
+from vocals2song.pairs import crops as data
+from vocals2song.pairs import examples
 from vocals2song.audio import resample
 from vocals2song.config import tiny_config
 from vocals2song.errors import TrainingDataError
-from vocals2song.inference import VOICE_PEAK
+from vocals2song.codec.network import VOICE_PEAK
 
 RATE = 22050
 CONFIG = tiny_config()  # frames must be multiples of 16
@@ -29,7 +30,7 @@ def tone(seconds: float, frequency: float, rate: int = RATE, amplitude: float = 
 
 
 def write_corpus(folder: Path, splits=("train", "train", "validation", "test"), seconds=3.0, silent_until=0.0):
-    """A corpus directory in vocals2song.corpus's format: manifest.json + shard-000/<id>.{vocals,accompaniment}.flac."""
+    """A corpus directory in vocals2song.corpus.build's format: manifest.json + shard-000/<id>.{vocals,accompaniment}.flac."""
     shard = folder / "shard-000"
     shard.mkdir(parents=True)
     pairs = []
@@ -167,7 +168,7 @@ def test_musdb_layout_resampled_downmixed_and_split(tmp_path):
     assert sorted(splits.values()).count("validation") == 1  # ~5 % of train, never empty
     assert all(pair.partner_kind == "mixture" and pair.sample_rate == 44100 for pair in index.pairs)
 
-    (example,) = data.iterate_examples(tmp_path / "musdb", CONFIG, split="test", seconds=1.0)
+    (example,) = examples.iterate_examples(tmp_path / "musdb", CONFIG, split="test", seconds=1.0)
     assert example.name == "test/Delta"
     assert len(example.voice) == len(example.mixture) == len(example.accompaniment) == RATE
     assert np.max(np.abs(example.voice)) == pytest.approx(VOICE_PEAK, rel=1e-5)
@@ -194,10 +195,10 @@ def test_pairs_folder_nested_and_flat(tmp_path):
 
 def test_examples_start_at_the_voice_and_are_capped(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", splits=("validation",), seconds=6.0, silent_until=2.0)
-    (example,) = data.iterate_examples(corpus, CONFIG, seconds=1.5)
+    (example,) = examples.iterate_examples(corpus, CONFIG, seconds=1.5)
     assert len(example.voice) == int(1.5 * RATE)
     assert np.abs(example.voice[:RATE // 10]).max() > 0.1  # starts in the audible part, not the 2 s of silence
-    (whole,) = data.iterate_examples(corpus, CONFIG, skip_leading_silence=False)
+    (whole,) = examples.iterate_examples(corpus, CONFIG, skip_leading_silence=False)
     assert len(whole.voice) == 6 * RATE
 
 
@@ -264,7 +265,7 @@ PLAN_CONFIG = tiny_config(generator=tiny_config().generator.__class__(width=4, d
 
 def add_true_harmony(corpus: Path) -> None:
     """Give every pair of a written corpus a format 2 harmony: A major over beats every 0.5 s."""
-    from vocals2song.harmony import Chord, Harmony
+    from vocals2song.plan.harmony import Chord, Harmony
 
     manifest = json.loads((corpus / "manifest.json").read_text())
     manifest["version"] = 2
@@ -277,7 +278,7 @@ def add_true_harmony(corpus: Path) -> None:
 
 
 def test_plan_crops_draw_the_true_harmony(corpus):
-    from vocals2song.plan import render_plan
+    from vocals2song.plan.channel import render_plan
 
     add_true_harmony(corpus)
     index = data.PairIndex.build(corpus)
@@ -294,7 +295,7 @@ def test_plan_crops_draw_the_true_harmony(corpus):
     a4_row = int(round(440.0 / (RATE / 1024)))
     assert plane[a4_row].max() > 0.5 and plane.min() == -1.0  # A sounds in the plan; most bins are empty
     # evaluation examples carry the true plan too, cut to the example's span
-    example = next(data.iterate_examples(corpus, PLAN_CONFIG, split="train", seconds=0.5, skip_leading_silence=False))
+    example = next(examples.iterate_examples(corpus, PLAN_CONFIG, split="train", seconds=0.5, skip_leading_silence=False))
     assert example.harmony.key_name == "A major" and example.harmony.duration == pytest.approx(0.5, abs=0.01)
     assert [chord.label for chord in example.harmony.chords] == ["A:maj"] and example.harmony.chords[0].end <= 0.51
 
@@ -317,7 +318,7 @@ def test_two_channel_models_get_two_channels(corpus):
 
 def test_a_pair_plan_drawn_once_crops_like_each_crop(corpus):
     """The device feeder's per-pair plane (crop_plans.pair_plan), cropped at a frame, equals the crop's own B."""
-    from vocals2song.crop_plans import pair_plan
+    from vocals2song.pairs.crop_plans import pair_plan
 
     add_true_harmony(corpus)
     pair = data.PairIndex.build(corpus).select("train")[0]

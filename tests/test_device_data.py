@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_voice
-from vocals2song import spectrogram as codec
+from vocals2song.codec import spectrogram as codec
 from vocals2song.config import GeneratorConfig, SpectrogramConfig, tiny_config
 from vocals2song.errors import TrainingDataError
-from vocals2song.inference import image_to_network
+from vocals2song.codec.network import image_to_network
 
 jax = pytest.importorskip("jax")
-from vocals2song import spectrogram_jax  # noqa: E402
+from vocals2song.codec import jax_stft as spectrogram_jax  # noqa: E402
 from vocals2song.training.device_data import DeviceFeeder, corpus_from_arrays  # noqa: E402
 
 CROP_FRAMES = 64

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from vocals2song.config import SpectrogramConfig
-from vocals2song.display import DecibelViews, display_jpeg, pool_max
+from vocals2song.web.display import DecibelViews, display_jpeg, pool_max
 
 CONFIG = SpectrogramConfig()
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from vocals2song import metrics
+from vocals2song.evaluation import metrics
 from vocals2song.config import tiny_config
 from vocals2song.errors import TrainingDataError
-from vocals2song.evaluate import BASELINES, SYSTEMS, collection_of, evaluate, format_musicality_table, format_table
-from vocals2song.networks import build_generator
-from vocals2song.weights import SongGenerator
+from vocals2song.evaluation.evaluate import BASELINES, SYSTEMS, collection_of, evaluate, format_musicality_table, format_table
+from vocals2song.model.networks import build_generator
+from vocals2song.model.weights import SongGenerator
 
 RATE = 22050
 
@@ -73,7 +73,7 @@ def test_silence_gives_finite_worst_scores(music):
 
 
 def write_corpus(folder: Path, splits, seconds: float = 2.0, pieces=None) -> Path:
-    """A tiny corpus in vocals2song.corpus's format: a sung line over a chord per pair.
+    """A tiny corpus in vocals2song.corpus.build's format: a sung line over a chord per pair.
 
     ``pieces``: a piece name per pair (the pairs of one piece are identical); default one piece per pair.
     """
@@ -188,8 +188,8 @@ def test_a_baseline_added_to_the_registry_is_scored(tmp_path, generator, monkeyp
 def test_chord_tone_share_with_a_true_plan():
     """The energy share on the chord of the moment: high for the chord itself (below 1: the 186 ms frames
     straddle the change, and chroma leaks to neighbouring pitch classes), low for the chords a tritone away."""
-    from vocals2song.harmony import Chord, Harmony
-    from vocals2song.musicality import chord_tone_share
+    from vocals2song.plan.harmony import Chord, Harmony
+    from vocals2song.evaluation.musicality import chord_tone_share
 
     plan = Harmony(0, "major", 120.0, (0.0, 0.5, 1.0, 1.5), (0.0,), (Chord(0.0, 1.0, 0, "maj"), Chord(1.0, 2.0, 7, "maj")),
                    2.0)  # fmt: skip
@@ -207,8 +207,8 @@ def test_the_plan_source_reaches_a_plan_generator(tmp_path, monkeypatch):
     accompaniment changes with each, and the result says which it was. A true plan gives the chord-tone share."""
     import dataclasses
 
-    import vocals2song.evaluate as evaluate_module
-    from vocals2song.harmony import Chord, Harmony
+    import vocals2song.evaluation.evaluate as evaluate_module
+    from vocals2song.plan.harmony import Chord, Harmony
 
     monkeypatch.setattr(evaluate_module, "BASELINES", {"reference": BASELINES["reference"]})
     config = tiny_config()

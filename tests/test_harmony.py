@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from vocals2song.harmony import (Chord, Harmony, MelodyNote, chord_from_label, estimate_harmony, estimate_key,
-                                 parse_key, reduce_chord, segment_bounds)
-from vocals2song.listening import ONSET_LATENCY_SECONDS, estimate_tempo, onset_grid_fit
+from vocals2song.plan.estimate import estimate_harmony, estimate_key, segment_bounds
+from vocals2song.plan.harmony import Chord, Harmony, MelodyNote, chord_from_label, parse_key, reduce_chord
+from vocals2song.plan.listening import ONSET_LATENCY_SECONDS, estimate_tempo, onset_grid_fit
 
 SAMPLE_RATE = 22050
 TEMPO = 120.0
@@ -195,7 +195,7 @@ def test_any_rate_silence_and_noise_give_a_plan():
 def test_the_plan_as_midi_holds_the_right_chords(tmp_path, melody_harmony):
     import pretty_midi
 
-    from vocals2song.midi import write_midi
+    from vocals2song.plan.midi import write_midi
 
     path = write_midi(melody_harmony, tmp_path / "plan.mid")
     song = pretty_midi.PrettyMIDI(str(path))
@@ -213,7 +213,7 @@ def test_the_plan_as_midi_holds_the_right_chords(tmp_path, melody_harmony):
 
 
 def test_chord_chart_has_a_cell_per_bar(melody_harmony):
-    from vocals2song.harmony import chart_bars, format_chart
+    from vocals2song.plan.harmony import chart_bars, format_chart
 
     bars = chart_bars(melody_harmony)
     assert bars[0][0] == 0.0 and bars[-1][1] == pytest.approx(melody_harmony.duration)
@@ -231,3 +231,31 @@ def test_a_detuned_singer_gives_the_same_key_and_notes():
     assert harmony.key_name == "C major"
     sung = [round(note.pitch) for note in harmony.melody]
     assert np.mean(np.isin(sung, [pitch for pitches, _ in BARS for pitch in pitches])) > 0.9
+
+
+def test_plan_controls_are_checked_once_with_one_sentence():
+    from vocals2song.errors import PlanError
+    from vocals2song.plan.controls import PlanControls
+
+    controls = PlanControls.make(key="F# minor", tempo=90, happy=0, jazz=1)
+    assert (controls.tonic, controls.mode, controls.tempo, controls.happy, controls.jazz) == (6, "minor", 90.0, 0.0, 1.0)
+    assert controls.key == (6, "minor") and PlanControls().key is None
+    for bad, words in (({"key": "H"}, "not a key"), ({"tempo": 10}, "between 30 and 300"),
+                       ({"tempo": float("nan")}, "tempo"), ({"happy": 1.5}, "major/minor"), ({"jazz": "lots"}, "jazz"),
+                       ({"chord_rhythm": "often"}, "chord rhythm"), ({"key": (12, None)}, "tonic")):
+        with pytest.raises(PlanError, match=words):
+            PlanControls.make(**bad)
+    with pytest.raises(TypeError):
+        estimate_harmony(np.zeros(22050, dtype=np.float32), SAMPLE_RATE, controls, key="C")
+
+
+def test_chord_rhythm_bar_changes_chords_only_on_downbeats():
+    from vocals2song.plan.controls import PlanControls
+
+    voice = sung_melody()
+    beat = estimate_harmony(voice, SAMPLE_RATE, PlanControls.make(tempo=100.0))
+    bar = estimate_harmony(voice, SAMPLE_RATE, PlanControls.make(tempo=100.0, chord_rhythm="bar"))
+    downbeats = {round(time, 3) for time in bar.downbeats}
+    changes = [round(chord.start, 3) for chord in bar.chords[1:]]
+    assert changes and all(change in downbeats for change in changes)
+    assert len(bar.chords) < len(beat.chords)

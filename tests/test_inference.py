@@ -5,7 +5,8 @@ import pytest
 
 from conftest import synthetic_voice
 from vocals2song.errors import AudioInputError, ProcessingError
-from vocals2song.inference import OUTPUT_PEAK, crossfade_weights, tile_starts, vocals_to_song
+from vocals2song.codec.network import crossfade_weights, tile_starts
+from vocals2song.inference import OUTPUT_PEAK, vocals_to_song
 
 
 @pytest.mark.parametrize("seconds", [0.5, 15.0, 47.0])
@@ -47,7 +48,7 @@ def test_mixture_mode_accompaniment_is_song_minus_voice(tiny_model):
 def test_accompaniment_generator(tiny_model):
     import dataclasses
 
-    from vocals2song.weights import SongGenerator
+    from vocals2song.model.weights import SongGenerator
 
     model = SongGenerator(dataclasses.replace(tiny_model.config, target="accompaniment"), tiny_model.network, "t")
     result = vocals_to_song(synthetic_voice(1.0), 22050, model)
@@ -123,8 +124,8 @@ def tiny_plan_model():
     import keras
 
     from vocals2song.config import tiny_config
-    from vocals2song.networks import build_generator
-    from vocals2song.weights import SongGenerator
+    from vocals2song.model.networks import build_generator
+    from vocals2song.model.weights import SongGenerator
 
     keras.utils.set_random_seed(0)
     config = tiny_config()
@@ -133,8 +134,8 @@ def tiny_plan_model():
 
 
 def test_the_plan_reaches_a_plan_generator_only(tiny_model, tiny_plan_model):
-    from vocals2song.harmony import Harmony
-    from vocals2song.plan import render_plan
+    from vocals2song.plan.harmony import Harmony
+    from vocals2song.plan.channel import render_plan
 
     voice = synthetic_voice(3.0)
     with_plan = vocals_to_song(voice, 22050, tiny_plan_model, seed=1)
@@ -172,8 +173,8 @@ def test_every_phase_representation_decodes(representation, phase):
     import keras
 
     from vocals2song.config import GeneratorConfig, tiny_config
-    from vocals2song.networks import build_generator
-    from vocals2song.weights import SongGenerator
+    from vocals2song.model.networks import build_generator
+    from vocals2song.model.weights import SongGenerator
 
     keras.utils.set_random_seed(1)
     config = tiny_config(phase_representation=representation,

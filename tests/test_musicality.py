@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from vocals2song import baselines
-from vocals2song.musicality import (
+from vocals2song.evaluation import baselines
+from vocals2song.evaluation.musicality import (
     COMPOSITE_PARTS,
     composite_score,
     key_correlations,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vocals2song.config import GeneratorConfig
-from vocals2song.networks import build_discriminator, build_generator, encoder_filters, seed_dropout
+from vocals2song.model.networks import build_discriminator, build_generator, encoder_filters, seed_dropout
 
 TINY = GeneratorConfig(width=4, depth=4)
 

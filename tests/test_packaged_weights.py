@@ -1,14 +1,13 @@
 """The one test that reads weights/: the packaged generator loads, passes its checksum and makes a song."""
 
 import numpy as np
-import pytest
 
 from conftest import synthetic_voice
-from vocals2song.weights import CONFIG_FILE, REPOSITORY_WEIGHTS, load_generator
+from vocals2song.model.weights import CONFIG_FILE, REPOSITORY_WEIGHTS, load_generator
 
 
-@pytest.mark.skipif(not (REPOSITORY_WEIGHTS / CONFIG_FILE).is_file(), reason="no trained weights are packaged yet")
 def test_packaged_generator_makes_a_song():
+    assert (REPOSITORY_WEIGHTS / CONFIG_FILE).is_file(), f"the packaged generator is missing from {REPOSITORY_WEIGHTS}"
     from vocals2song.inference import vocals_to_song
 
     model = load_generator(REPOSITORY_WEIGHTS)  # checks the sha256 in config.json

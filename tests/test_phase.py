@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_voice
-from vocals2song import spectrogram as codec
+from vocals2song.codec import spectrogram as codec
 from vocals2song.config import SpectrogramConfig
-from vocals2song.phase import pghi
+from vocals2song.codec.phase import pghi
 
 CONFIG = SpectrogramConfig()
 
@@ -35,7 +35,7 @@ def test_pghi_phase_is_consistent_with_the_magnitude(make):
 
 def test_pghi_needs_the_window_centre_term():
     """The −π per bin of librosa's frame-centred window matters: flip its sign convention and the phase is lost."""
-    from vocals2song import phase as module
+    from vocals2song.codec import phase as module
 
     magnitude = np.abs(codec.stft(synthetic_voice(1.0), CONFIG)).astype(np.float64)
     time_derivative, frequency_derivative = module.phase_gradients(magnitude, CONFIG)

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from vocals2song import spectrogram as codec
+from vocals2song.codec import spectrogram as codec
 from vocals2song.config import SpectrogramConfig
-from vocals2song.harmony import Chord, Harmony
-from vocals2song.image_files import load_image, save_image
-from vocals2song.plan import BEAT_BAND, DOWNBEAT_BAND, render_plan
+from vocals2song.plan.harmony import Chord, Harmony
+from vocals2song.codec.image_files import load_image, save_image
+from vocals2song.plan.channel import BEAT_BAND, DOWNBEAT_BAND, render_plan
 
 CONFIG = SpectrogramConfig()
 FRAMES_PER_SECOND = CONFIG.sample_rate / CONFIG.hop_length

@@ -1,4 +1,4 @@
-"""What the app's server needs around inference (vocals2song.serving): the kept songs' budget, sweeping the
+"""What the app's server needs around inference (vocals2song.web.serving): the kept songs' budget, sweeping the
 empty cache folders, and the generator input shapes the warm-up must cover."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 from conftest import synthetic_voice
 from vocals2song.config import SpectrogramConfig
 from vocals2song.inference import vocals_to_song
-from vocals2song.serving import KeptSong, KeptSongs, generator_input_shapes, remove_empty_cache_folders
+from vocals2song.web.serving import KeptSong, KeptSongs, generator_input_shapes, remove_empty_cache_folders
 
 MAX_SECONDS = 60  # app.MAX_SECONDS
 

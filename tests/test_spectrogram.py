@@ -5,10 +5,10 @@ import pytest
 import soundfile
 
 from conftest import snr_db, synthetic_voice
-from vocals2song import spectrogram as codec
+from vocals2song.codec import spectrogram as codec
 from vocals2song.config import SpectrogramConfig
 from vocals2song.errors import ImageFormatError
-from vocals2song.image_files import load_image, save_image
+from vocals2song.codec.image_files import load_image, save_image
 
 CONFIG = SpectrogramConfig()
 # (suffix, bits, minimum round-trip SNR in dB) — the targets

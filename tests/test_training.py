@@ -22,7 +22,7 @@ import soundfile
 
 from conftest import synthetic_voice
 from vocals2song.config import GeneratorConfig, ModelConfig, tiny_config
-from vocals2song.data import make_dataset
+from vocals2song.pairs.crops import make_dataset
 from vocals2song.errors import Vocals2SongError
 from vocals2song.training import (
     PARTIAL_PREFIX,
@@ -99,7 +99,7 @@ def run_jax(script: str, tmp_path: Path, devices: int = 1) -> dict:
 
 def test_tensorflow_three_steps_export_and_inference(tmp_path):
     from vocals2song.inference import vocals_to_song
-    from vocals2song.weights import load_generator
+    from vocals2song.model.weights import load_generator
 
     out = tmp_path / "run"
     export = train(["synthetic"], out=out, steps=3, checkpoint_every=2, sample_every=2,
@@ -129,7 +129,7 @@ def test_a_plan_generator_trains_on_a_corpus_and_sings(tmp_path):
     from test_data import add_true_harmony, write_corpus
 
     from vocals2song.inference import vocals_to_song
-    from vocals2song.weights import load_generator
+    from vocals2song.model.weights import load_generator
 
     corpus = write_corpus(tmp_path / "corpus")
     add_true_harmony(corpus)
@@ -143,7 +143,7 @@ def test_a_plan_generator_trains_on_a_corpus_and_sings(tmp_path):
 
 
 def test_keeps_an_export_every_n_steps(tmp_path):
-    from vocals2song.weights import load_generator
+    from vocals2song.model.weights import load_generator
 
     out = tmp_path / "run"
     train([], out=out, steps=5, checkpoint_every=1, sample_every=100, keep_exports_every=2, dataset=SyntheticPairs(),
@@ -392,7 +392,7 @@ JAX_TRAIN = """
     import numpy as np
     from test_training import SyntheticPairs, TINY
     from vocals2song.training import train
-    from vocals2song.weights import load_generator
+    from vocals2song.model.weights import load_generator
     export = train([], out="run", steps={steps}, checkpoint_every={steps}, sample_every=10000,
                    precision="{precision}", dataset=SyntheticPairs(), **TINY)
     model = load_generator(export)
@@ -425,7 +425,7 @@ JAX_DEVICE_TRAIN = """
     from vocals2song.config import tiny_config
     from vocals2song.training import train
     from vocals2song.training.device_data import corpus_from_arrays
-    from vocals2song.weights import load_generator
+    from vocals2song.model.weights import load_generator
     stems = [(synthetic_voice(2.0, seed=index), 0.2 * synthetic_voice(2.0, f0=110, seed=5 + index)) for index in range(2)]
     corpus = corpus_from_arrays(stems, tiny_config(), 64)
     results = {{}}
@@ -487,7 +487,7 @@ def test_magnitude_only_generator_trains_on_the_worker_feeder(tmp_path):
     out = tmp_path / "run"
     export = train([str(tmp_path / "data")], out=out, steps=2, checkpoint_every=2, sample_every=2,
                    **{**TINY, "phase_representation": "none"})  # fmt: skip
-    from vocals2song.weights import load_generator
+    from vocals2song.model.weights import load_generator
 
     model = load_generator(export)
     assert model.config.phase_representation == "none" and model.config.generator.output_channels == 1

@@ -13,9 +13,9 @@ import pytest
 from scipy import signal
 
 from conftest import synthetic_voice
-from vocals2song import voice_effects
-from vocals2song.singer import Note, random_singer, sing
-from vocals2song.voice_augment import EFFECTS, augment_voice, default_settings, maybe_augment_voice
+from vocals2song.corpus import voice_effects
+from vocals2song.corpus.singer import Note, random_singer, sing
+from vocals2song.corpus.voice_augment import EFFECTS, augment_voice, default_settings, maybe_augment_voice
 
 SAMPLE_RATE = 22050
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from vocals2song.errors import WeightsError
-from vocals2song.networks import build_generator, seed_dropout
-from vocals2song.weights import CONFIG_FILE, WEIGHTS_FILE, load_generator, save_generator
+from vocals2song.model.networks import build_generator, seed_dropout
+from vocals2song.model.weights import CONFIG_FILE, WEIGHTS_FILE, load_generator, save_generator
 
 
 def copy_weights(source, destination):
