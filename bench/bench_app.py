@@ -231,8 +231,8 @@ def run_burst(client, handle_file, voice_path: Path, burst: int) -> dict:
 
 def tiny_weights(directory: Path) -> Path:
     from vocals2song.config import tiny_config
-    from vocals2song.networks import build_generator
-    from vocals2song.weights import save_generator
+    from vocals2song.model.networks import build_generator
+    from vocals2song.model.weights import save_generator
 
     config = tiny_config()
     save_generator(directory, build_generator(config.generator), config)

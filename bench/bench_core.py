@@ -22,13 +22,14 @@ from vocals2song.backend import import_keras_quietly
 
 import_keras_quietly()
 
-from vocals2song import spectrogram as codec  # noqa: E402
+from vocals2song.codec import spectrogram as codec  # noqa: E402
 from vocals2song.audio import load_audio, resample  # noqa: E402
 from vocals2song.config import GeneratorConfig, ModelConfig, SpectrogramConfig  # noqa: E402
-from vocals2song.image_files import load_image, save_image  # noqa: E402
-from vocals2song.inference import image_to_network, vocals_to_song  # noqa: E402
-from vocals2song.networks import build_generator  # noqa: E402
-from vocals2song.weights import SongGenerator  # noqa: E402
+from vocals2song.codec.image_files import load_image, save_image  # noqa: E402
+from vocals2song.codec.network import image_to_network  # noqa: E402
+from vocals2song.inference import vocals_to_song  # noqa: E402
+from vocals2song.model.networks import build_generator  # noqa: E402
+from vocals2song.model.weights import SongGenerator  # noqa: E402
 
 SEED_VOICE = Path(__file__).resolve().parents[2] / "shared" / "seed-samples" / "origin_audio.wav"
 

@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vocals2song.corpus import build_corpus, load_manifest
+from vocals2song.corpus.build import build_corpus, load_manifest
 
 
 def main(nb_pieces: int) -> None:

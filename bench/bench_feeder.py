@@ -56,8 +56,8 @@ def main() -> None:
     import numpy as np
 
     from vocals2song.config import GeneratorConfig, ModelConfig
-    from vocals2song.data import CropDataset
-    from vocals2song.pairs import PairIndex
+    from vocals2song.pairs.crops import CropDataset
+    from vocals2song.pairs.index import PairIndex
     from vocals2song.training import BatchFeeder, StepRunner, new_model, training_devices
     from vocals2song.training.device_data import DeviceFeeder, build_device_corpus
 

@@ -49,7 +49,7 @@ def training_flops_per_sample(width: int, crop_frames: int) -> dict:
     import numpy as np
 
     from vocals2song.config import GeneratorConfig
-    from vocals2song.networks import build_discriminator, build_generator
+    from vocals2song.model.networks import build_discriminator, build_generator
 
     config = GeneratorConfig(width=width)
     zeros = np.zeros((1, config.nb_bins, crop_frames, config.channels), np.float32)

@@ -13,7 +13,7 @@ estimator reads the rendered voice alone and is scored with mir_eval against the
 * fit: the share of the sung notes' duration whose pitch class is a tone of the estimated chord (and, for
   reference, of the true chord: a melody allows several harmonisations, and passing notes fit neither).
 
-Then the median time of :func:`vocals2song.harmony.estimate_harmony` on a 15 s voice (the original project's demo
+Then the median time of :func:`vocals2song.plan.estimate.estimate_harmony` on a 15 s voice (the original project's demo
 recording when ``../shared/seed-samples`` is beside the checkout, else a rendered voice), with and without the
 STFT magnitude given (inference gives it), and of the whole :func:`vocals2song.inference.vocals_to_song` with the
 generator in ``--weights`` (default: the packaged one) with the plan read (``harmony="auto"``) and without
@@ -41,10 +41,11 @@ import soundfile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vocals2song import spectrogram as codec  # noqa: E402
+from vocals2song.codec import spectrogram as codec  # noqa: E402
 from vocals2song.audio import resample  # noqa: E402
-from vocals2song.harmony import Harmony, estimate_harmony  # noqa: E402
-from vocals2song.listening import ANALYSIS  # noqa: E402
+from vocals2song.plan.estimate import estimate_harmony  # noqa: E402
+from vocals2song.plan.harmony import Harmony  # noqa: E402
+from vocals2song.plan.listening import ANALYSIS  # noqa: E402
 
 SEED_VOICE = ROOT.parent / "shared" / "seed-samples" / "origin_audio.wav"
 TEMPO_TOLERANCE = 0.04
@@ -160,7 +161,7 @@ def timing(corpus: Path, repeats: int, pitch: str, weights: str | None) -> list[
 
     import_keras_quietly()
     from vocals2song.inference import vocals_to_song
-    from vocals2song.weights import load_generator
+    from vocals2song.model.weights import load_generator
 
     model = load_generator(weights)
     width = model.config.generator.width

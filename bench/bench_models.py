@@ -3,7 +3,7 @@
 For each weights directory: the mean scores of ``vocals2song evaluate`` on a split of a corpus (the model and,
 from the first directory's run, every baseline), and the median time of :func:`vocals2song.vocals_to_song` on
 one 15 s voice on this machine's CPU (after a warm-up), with the generator's size. Prints a Markdown table with
-the models ranked by the musicality composite (:mod:`vocals2song.musicality`), best first, with its three
+the models ranked by the musicality composite (:mod:`vocals2song.evaluation.musicality`), best first, with its three
 sub-scores, the co-modulation with the voice (near 1: the model copies the voice) and the set-level chroma
 correlation (near 1: the same pitches whatever the voice) beside it, and the accompaniment's spectral distances
 last. A JSON file per directory with the whole evaluation goes to ``--json-dir`` when given.
@@ -36,9 +36,9 @@ from vocals2song.backend import import_keras_quietly  # noqa: E402
 
 import_keras_quietly()
 
-from vocals2song.evaluate import BASELINES, evaluate, format_score  # noqa: E402
+from vocals2song.evaluation.evaluate import BASELINES, evaluate, format_score  # noqa: E402
 from vocals2song.inference import vocals_to_song  # noqa: E402
-from vocals2song.weights import WEIGHTS_FILE, load_generator  # noqa: E402
+from vocals2song.model.weights import WEIGHTS_FILE, load_generator  # noqa: E402
 
 SEED_VOICE = ROOT.parent / "shared" / "seed-samples" / "origin_audio.wav"
 VOICE_SECONDS = 15.0

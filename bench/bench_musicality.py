@@ -1,11 +1,11 @@
 """The musicality validation ladder: does each feature, and the composite, rank real music above its corruptions?
 
 For each held-out example (15 s of a rendered corpus's test split, one pair per piece by default) the voice is
-kept and its accompaniment replaced by each rung of :mod:`vocals2song.baselines`:
+kept and its accompaniment replaced by each rung of :mod:`vocals2song.evaluation.baselines`:
 
     (a) reference  >  (b) tritone, shuffled (1 s blocks), other piece  >  (c) blur  >  (d) noise
 
-and :func:`vocals2song.musicality.musicality_features` is computed for every rung. Prints, per feature and for the
+and :func:`vocals2song.evaluation.musicality.musicality_features` is computed for every rung. Prints, per feature and for the
 sub-scores and the composite, on how many voices each of the seven steps holds (a > each b, each b > c, c > d),
 then the mean of each rung, the set-level chroma correlation per rung, and the time per 15 s example.
 
@@ -31,9 +31,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vocals2song import baselines  # noqa: E402
+from vocals2song.evaluation import baselines  # noqa: E402
 from vocals2song.config import ModelConfig  # noqa: E402
-from vocals2song.musicality import (  # noqa: E402
+from vocals2song.evaluation.musicality import (  # noqa: E402
     COMPOSITE_PARTS,
     composite_score,
     mean_chroma,
@@ -50,7 +50,7 @@ SUMMARY = ("composite", "tonal", "fit", "rhythm")
 
 
 def load_examples(corpus: str, split: str, seconds: float, per_piece: int, max_examples: int | None) -> list:
-    from vocals2song.data import iterate_examples
+    from vocals2song.pairs.examples import iterate_examples
 
     examples, per_piece_count = [], {}
     for example in iterate_examples(corpus, ModelConfig(), split=split, seconds=seconds):

@@ -1,7 +1,7 @@
 """Which phase representation sounds: generators trained the same way on raw phase, IF and magnitude only, compared.
 
 Usage: ``python bench/bench_phase.py RUNS --data CORPUS [--split validation] [--seconds 15] [--max-pieces 8]
-[--step N] [--pictures DIR] [--wavs DIR] [--json FILE]``; then, where :mod:`vocals2song.musicality` is not in this
+[--step N] [--pictures DIR] [--wavs DIR] [--json FILE]``; then, where :mod:`vocals2song.evaluation.musicality` is not in this
 checkout, ``python bench/bench_phase.py --score-wavs DIR`` with a checkout that has it on ``PYTHONPATH``.
 
 ``RUNS`` holds one run per representation (``tools/train_phase_comparison.sh``): ``RUNS/raw``, ``RUNS/if``,
@@ -15,8 +15,8 @@ accompaniments (:func:`vocals2song.inference.vocals_to_song`, ``mode="accompanim
 - **hop comb %**: share of the accompaniment's 60 Hz–5 kHz energy within ±2 Hz of the multiples of
   ``sample_rate / hop_length`` (86.13 Hz), seen in one FFT of the whole excerpt. A phase that does not move from
   frame to frame makes exactly these partials (the same comb under every voice); chance is 4.6 %;
-- LSD dB and chroma similarity against the reference accompaniment (:mod:`vocals2song.metrics`);
-- the musicality composite and its tonal, fit and rhythm parts (:mod:`vocals2song.musicality`), when present,
+- LSD dB and chroma similarity against the reference accompaniment (:mod:`vocals2song.evaluation.metrics`);
+- the musicality composite and its tonal, fit and rhythm parts (:mod:`vocals2song.evaluation.musicality`), when present,
   and **same pitches**: the set chroma correlation of the examples' mean chroma (near 1 when a system plays the
   same pitch classes whatever the voice, a drone; about 0 for real accompaniments);
 - **decode ms / 15 s**: CPU time from the target image to audio (IF: a cumulative sum; none: PGHI), median of 5.
@@ -56,7 +56,7 @@ def hop_comb_share(audio: np.ndarray, sample_rate: int, hop_length: int) -> floa
 
 def consistency_db(spectrogram: np.ndarray, config) -> float:
     """Spectral convergence (dB) of |STFT(ISTFT(spectrogram))| against |spectrogram|."""
-    from vocals2song import spectrogram as codec
+    from vocals2song.codec import spectrogram as codec
 
     magnitude = np.abs(spectrogram)
     rebuilt = np.abs(codec.stft(codec.istft(spectrogram, config), config))
@@ -65,7 +65,7 @@ def consistency_db(spectrogram: np.ndarray, config) -> float:
 
 def decode_milliseconds(target: np.ndarray, config, representation: str, repeats: int = 5) -> float:
     """Median CPU time to decode a target image to audio."""
-    from vocals2song import spectrogram as codec
+    from vocals2song.codec import spectrogram as codec
 
     times = []
     for _ in range(repeats):
@@ -89,12 +89,12 @@ def common_step(runs: Path, names: list[str]) -> int:
 
 
 def generate(args) -> dict:
-    from vocals2song import spectrogram as codec
+    from vocals2song.codec import spectrogram as codec
     from vocals2song.audio import write_wav
-    from vocals2song.data import iterate_examples
+    from vocals2song.pairs.examples import iterate_examples
     from vocals2song.inference import predict_image, vocals_to_song
-    from vocals2song.metrics import chroma_similarity, log_spectral_distance
-    from vocals2song.weights import load_generator
+    from vocals2song.evaluation.metrics import chroma_similarity, log_spectral_distance
+    from vocals2song.model.weights import load_generator
 
     names = [name for name in REPRESENTATIONS if (args.runs / name).is_dir()]
     step = args.step or common_step(args.runs, names)
@@ -155,7 +155,7 @@ def draw(path: Path, example, outputs: dict, rate: int, step: int) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vocals2song import spectrogram as codec
+    from vocals2song.codec import spectrogram as codec
     from vocals2song.config import SpectrogramConfig
 
     views = [(SpectrogramConfig(sample_rate=rate, n_fft=2048, hop_length=256), 4000.0, None),
@@ -189,10 +189,10 @@ def draw(path: Path, example, outputs: dict, rate: int, step: int) -> None:
 
 
 def score_wavs(folder: Path, result: dict) -> None:
-    """Add the musicality features of every saved accompaniment (needs vocals2song.musicality)."""
+    """Add the musicality features of every saved accompaniment (needs vocals2song.evaluation.musicality)."""
     import soundfile
 
-    from vocals2song.musicality import mean_chroma, musicality_features, set_chroma_correlation
+    from vocals2song.evaluation.musicality import mean_chroma, musicality_features, set_chroma_correlation
 
     for system, rows in result["scores"].items():
         chromas = []
@@ -253,7 +253,7 @@ def main() -> None:
         try:
             score_wavs(Path(args.wavs), result) if args.wavs else None
         except ImportError:
-            print("vocals2song.musicality is not in this checkout: musicality left out (see --score-wavs)",
+            print("vocals2song.evaluation.musicality is not in this checkout: musicality left out (see --score-wavs)",
                   file=sys.stderr)  # fmt: skip
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

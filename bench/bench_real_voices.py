@@ -3,8 +3,8 @@
 For each voice (``examples/*.wav`` by default: three held-out melodies sung by the synthesizer and an espeak-ng
 phrase; plus the original project's demo recording, a real voice, when ``../shared/seed-samples`` is beside the
 checkout) and each weights directory: the generator's accompaniment (seed 0, the plan read from the voice as the
-app does) and, beside it, the same plan played by a General MIDI band (:mod:`vocals2song.band`, at the
-generator's level), each scored by :func:`vocals2song.musicality.musicality_features`. There is no reference
+app does) and, beside it, the same plan played by a General MIDI band (:mod:`vocals2song.evaluation.band`, at the
+generator's level), each scored by :func:`vocals2song.evaluation.musicality.musicality_features`. There is no reference
 accompaniment for these voices: the band is the yardstick. Prints one Markdown table; ``--pictures DIR`` writes
 voice | generated accompaniment | plan band spectrograms per voice.
 
@@ -27,10 +27,10 @@ from vocals2song.backend import import_keras_quietly  # noqa: E402
 import_keras_quietly()
 
 from vocals2song.audio import load_audio  # noqa: E402
-from vocals2song.band import play_plan  # noqa: E402
+from vocals2song.evaluation.band import play_plan  # noqa: E402
 from vocals2song.inference import vocals_to_song  # noqa: E402
-from vocals2song.musicality import musicality_features  # noqa: E402
-from vocals2song.weights import REPOSITORY_WEIGHTS, load_generator  # noqa: E402
+from vocals2song.evaluation.musicality import musicality_features  # noqa: E402
+from vocals2song.model.weights import REPOSITORY_WEIGHTS, load_generator  # noqa: E402
 
 SEED_RECORDING = ROOT.parent / "shared" / "seed-samples" / "origin_audio.wav"
 MAX_SECONDS = 15.0
@@ -71,7 +71,7 @@ def main() -> None:
                 print(f"| {voice_path.stem} | {Path(weights).name} | {system} | " + " | ".join(cells)
                       + f" | {chart if system == 'model' else ''} |")
             if args.pictures:
-                from vocals2song.pictures import save_spectrogram_panels
+                from vocals2song.evaluation.pictures import save_spectrogram_panels
 
                 panels = [("voice", result.voice)] + [(name, audio) for name, audio in systems.items()]
                 save_spectrogram_panels(args.pictures / f"{Path(weights).name}-{voice_path.stem}.png", panels, rate,

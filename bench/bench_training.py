@@ -25,7 +25,7 @@ def measure(width: int, batch_size: int, crop_frames: int, budget: float, precis
     import keras
 
     from vocals2song.config import GeneratorConfig, ModelConfig
-    from vocals2song.networks import build_generator
+    from vocals2song.model.networks import build_generator
     from vocals2song.training import benchmark_step
 
     config = ModelConfig(generator=GeneratorConfig(width=width))

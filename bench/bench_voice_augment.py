@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vocals2song.singer import Note, random_singer, sing  # noqa: E402
-from vocals2song.voice_augment import EFFECTS, augment_voice, default_settings  # noqa: E402
+from vocals2song.corpus.singer import Note, random_singer, sing  # noqa: E402
+from vocals2song.corpus.voice_augment import EFFECTS, augment_voice, default_settings  # noqa: E402
 
 SAMPLE_RATE = 22050
 SECONDS = 20.0
@@ -87,7 +87,7 @@ def effect_table(repeats: int) -> float:
 
 
 def corpus_table(nb_pieces: int, workers: int) -> None:
-    from vocals2song.corpus import build_corpus, load_manifest
+    from vocals2song.corpus.build import build_corpus, load_manifest
 
     def cpu_seconds() -> float:
         children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)

@@ -2,9 +2,9 @@
 
 For every training-split score of the chosen collections (Bach chorales and Palestrina by default; never a
 held-out composer, never a validation piece, so the estimator can be tuned on validation and measured on test),
-music21 ``chordify`` gives one chord per beat (:func:`vocals2song.scores.chords_per_beat`), reduced to the
-estimator's 36 chords (:func:`vocals2song.harmony.reduce_chord`) and taken per half bar
-(:func:`vocals2song.harmony.segment_bounds`: the chord that sounds longest in the segment). Counted, key
+music21 ``chordify`` gives one chord per beat (:func:`vocals2song.corpus.scores.chords_per_beat`), reduced to the
+estimator's 36 chords (:func:`vocals2song.plan.harmony.reduce_chord`) and taken per half bar
+(:func:`vocals2song.plan.estimate.segment_bounds`: the chord that sounds longest in the segment). Counted, key
 relative (the piece's key by music21's analysis):
 
 * ``initial[mode]``: the first segment's chord (36 counts);
@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vocals2song.harmony import ESTIMATED_QUALITIES, TABLE_PATH, chord_index, reduce_chord, segment_bounds
-from vocals2song.scores import (beat_grid, chord_slices, chords_per_beat, mean_pitch, parse_piece, part_notes,
+from vocals2song.plan.estimate import TABLE_PATH, segment_bounds
+from vocals2song.plan.harmony import ESTIMATED_QUALITIES, chord_index, reduce_chord
+from vocals2song.corpus.scores import (beat_grid, chord_slices, chords_per_beat, mean_pitch, parse_piece, part_notes,
                                 read_meter, select_pieces, split_for_piece, top_line)
 
 NB_CHORDS = 12 * len(ESTIMATED_QUALITIES)

@@ -1,7 +1,7 @@
 """Make the app's example voices in examples/: held-out melodies sung by the synthesizer, and a spoken phrase.
 
 The sung clips come from the test composers (never trained on): the top line of a Mozart, a Haydn and a
-Monteverdi score, sung by :mod:`vocals2song.singer` with a fixed seed. The spoken phrase is espeak-ng.
+Monteverdi score, sung by :mod:`vocals2song.corpus.singer` with a fixed seed. The spoken phrase is espeak-ng.
 Each clip is 16-bit mono WAV at 22.05 kHz, about 8 s, peak -6 dBFS.
 
 With ``--songs WEIGHTS`` it also writes each clip's predicted song (seed 0; mode "accompaniment" for an accompaniment
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from vocals2song.audio import load_audio, write_wav
-from vocals2song.scores import part_notes, top_line
-from vocals2song.singer import Note, fit_to_range, random_singer, sing
+from vocals2song.corpus.scores import part_notes, top_line
+from vocals2song.corpus.singer import Note, fit_to_range, random_singer, sing
 
 SAMPLE_RATE = 22050
 SECONDS = 8.0
@@ -66,7 +66,7 @@ def spoken_clip(text: str) -> np.ndarray:
 def predicted_songs(out_dir: Path, weights: str) -> None:
     """Each example voice through the generator: ``out_dir/songs/<name>.song.wav``."""
     from vocals2song.inference import vocals_to_song
-    from vocals2song.weights import load_generator
+    from vocals2song.model.weights import load_generator
 
     model = load_generator(weights)
     mode = "accompaniment" if model.config.target == "accompaniment" else "mixture"

@@ -29,7 +29,7 @@ import soundfile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vocals2song.corpus import load_manifest
+from vocals2song.corpus.build import load_manifest
 
 
 def loudest_window(vocals: np.ndarray, length: int, hop: int) -> int:

@@ -17,11 +17,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vocals2song import spectrogram as codec  # noqa: E402
+from vocals2song.codec import spectrogram as codec  # noqa: E402
 from vocals2song.audio import load_audio  # noqa: E402
 from vocals2song.config import SpectrogramConfig  # noqa: E402
-from vocals2song.harmony import estimate_harmony  # noqa: E402
-from vocals2song.plan import BEAT_BAND, DOWNBEAT_BAND, render_plan  # noqa: E402
+from vocals2song.plan.estimate import estimate_harmony  # noqa: E402
+from vocals2song.plan.channel import BEAT_BAND, DOWNBEAT_BAND, render_plan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TOP_HZ = 1600.0

@@ -26,8 +26,8 @@ import numpy as np
 
 from vocals2song.audio import load_audio, write_wav
 from vocals2song.config import SpectrogramConfig
-from vocals2song.spectrogram import stft
-from vocals2song.voice_augment import augment_voice
+from vocals2song.codec.spectrogram import stft
+from vocals2song.corpus.voice_augment import augment_voice
 
 SAMPLE_RATE = 22050
 SECONDS = 10.0
@@ -100,8 +100,8 @@ def corpus_pairs(out_dir: Path, corpus: Path, nb_pairs: int) -> None:
 
 def chorale_notes():
     """The soprano line of a Bach chorale at 100 bpm, as singer Notes (about 12 s)."""
-    from vocals2song.corpus import _part_notes, _top_line
-    from vocals2song.singer import Note
+    from vocals2song.corpus.build import _part_notes, _top_line
+    from vocals2song.corpus.singer import Note
 
     import music21
 
@@ -140,7 +140,7 @@ def speech_measures(audio: np.ndarray) -> tuple[dict, tuple[np.ndarray, np.ndarr
 
 
 def speech_comparison(out_dir: Path) -> None:
-    from vocals2song.singer import fit_to_range, random_singer, sing
+    from vocals2song.corpus.singer import fit_to_range, random_singer, sing
 
     if shutil.which("espeak-ng") is None:
         print("espeak-ng is not installed: no speech comparison")
