@@ -2,6 +2,8 @@
 
 import ast
 import importlib
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,22 @@ def in_wing(module: str, wing: str) -> bool:
 
 FILES = sorted(PACKAGE.rglob("*.py")) + [ROOT / "app.py"]
 GRAPH = {module_name(path): [(known_module(name), top) for name, top in imports(path)] for path in FILES}
+
+
+def test_every_folder_of_the_package_is_a_package():
+    for folder in [PACKAGE, *(path for path in PACKAGE.rglob("*") if path.is_dir() and path.name != "__pycache__")]:
+        if any(folder.glob("*.py")):
+            assert (folder / "__init__.py").is_file(), f"{folder} holds modules but no __init__.py"
+
+
+def test_no_file_of_the_package_is_git_ignored():
+    """A clean checkout must hold every module: an ignore pattern that matches a wing's folder drops it."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    files = [str(path.relative_to(ROOT)) for path in PACKAGE.rglob("*")
+             if path.is_file() and "__pycache__" not in path.parts]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *files], cwd=ROOT, capture_output=True, text=True)
+    assert ignored.stdout.strip() == "", f"git ignores package files: {ignored.stdout.split()}"
 
 
 def test_every_wing_says_what_it_owns():
