@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The repeatable recipe for training on the lent GPU machine (see tools/README.md and shared/GPU.md).
+# The repeatable recipe for training on a GPU machine (see tools/README.md and shared/GPU.md).
 #
 #   here:       tools/gpu_train.sh wheels                      # download the missing wheels into .whl/
 #   on device:  bash tools/gpu_train.sh bench DATA [BENCH OPTIONS]         # install, check, feeders vs the step

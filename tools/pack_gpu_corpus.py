@@ -10,7 +10,7 @@ writes a smaller corpus in the same layout (``manifest.json`` + shard folders) t
   far below the model's own error);
 - shards of at most ``--shard-mb`` MB, so each travels in one call (``carry: ["gpu-corpus/shard-000"]``).
 
-Usage: ``python tools/pack_gpu_corpus.py /work/data/corpus gpu-corpus --seconds 11 --shard-mb 54 55 58 58``
+Usage: ``python tools/pack_gpu_corpus.py data/corpus gpu-corpus --seconds 11 --shard-mb 54 55 58 58``
 (one size per shard; the last size repeats). The manifest says where the packed corpus came from.
 """
 

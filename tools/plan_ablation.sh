@@ -3,7 +3,7 @@
 # scored on the held-out composers with `vocals2song evaluate` (musicality composite and spectral scores).
 #
 # Usage: tools/plan_ablation.sh CORPUS OUT_DIR [STEPS] [WIDTH]
-#   CORPUS: a corpus rendered with true harmonies (manifest version 2), e.g. /work/data/corpus-h
+#   CORPUS: a corpus rendered with true harmonies (manifest version 2), e.g. data/corpus-h
 #   OUT_DIR: gets noplan/ and plan/ (training runs) and noplan.json / plan.json (evaluations)
 # Run it under nice in the background on a shared machine; each half resumes from its checkpoints if killed.
 set -euo pipefail

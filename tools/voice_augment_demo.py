@@ -1,6 +1,6 @@
 """Listening check of the voice augmentation: clean vs augmented corpus voices, and speech vs the speech-like singer.
 
-Writes to OUT_DIR (default /work/data/voices-demo, never the repository):
+Writes to OUT_DIR (default data/voices-demo, an ignored folder):
 
 * ``<pair>.clean.wav`` / ``<pair>.augmented-<seed>.wav`` for the first ``--pairs`` voices of a corpus
   (10 s each), and ``<pair>.png``: dB spectrograms (0-8 kHz) of the clean and augmented voices, each
@@ -176,8 +176,8 @@ def speech_comparison(out_dir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", nargs="?", type=Path, default=Path("/work/data/voices-demo"))
-    parser.add_argument("--corpus", type=Path, default=Path("/work/data/corpus"))
+    parser.add_argument("out_dir", nargs="?", type=Path, default=Path("data/voices-demo"))
+    parser.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
