@@ -41,11 +41,10 @@ from vocals2song.errors import TrainingDataError, Vocals2SongError
 from vocals2song.training.checkpoints import list_checkpoints, load_checkpoint, remove_partial_checkpoints, save_checkpoint
 from vocals2song.training.devices import StepRunner, describe_hardware, new_model, training_devices
 from vocals2song.training.feeders import BatchFeeder
-from vocals2song.training.settings import TrainSettings
+from vocals2song.training.settings import FEEDER_CHOICES as FEEDERS, TrainSettings
 from vocals2song.training.logs import ProgressBar, TrainingLog, git_commit, render_sample
 
 LOG_EVERY = 50  # steps between metrics.jsonl lines (at most; also at checkpoints and at the end)
-FEEDERS = ("auto", "device", "workers")
 
 
 def train(
@@ -62,35 +61,7 @@ def train(
     Args:
         data: training sources for ``vocals2song.pairs.crops.make_dataset`` (corpus, MUSDB18-HQ or pairs folders).
         settings: the run's :class:`~vocals2song.training.settings.TrainSettings`; as a shorthand its fields may
-            be given as keywords instead (``steps=20, batch_size=2``). The fields:
-        out: run folder (checkpoints, export, metrics.jsonl, samples, tensorboard).
-        steps: total optimiser steps (a resumed run continues up to this count).
-        batch_size: crops per step (split across devices when there are several).
-        width, depth: generator shape (:class:`~vocals2song.config.GeneratorConfig`).
-        target: ``"mixture"`` or ``"accompaniment"``.
-        crop_frames: STFT frames per training crop; a multiple of ``2**depth``.
-        sample_rate: Hz of the model's audio front end.
-        learning_rate, beta_1, l1_weight: pix2pix's Adam(2e-4, 0.5) and L1 weight 100.
-        phase_l1_weight: the G (phase) channel's weight inside the L1 term; 1 (pix2pix) weighs R and G alike.
-        feature_matching_weight: weight of the discriminator feature-matching term (pix2pixHD: 10; 0: off).
-        phase_representation: what the generator's target holds besides R: ``"none"`` (magnitude only; the
-            phase is rebuilt by PGHI at inference: the default, chosen in docs/phase.md), ``"if"`` (instantaneous
-            frequency) or ``"raw"`` phase (the original's).
-        feeder: ``"device"`` (JAX: audio in device memory, batches made inside the jitted step), ``"workers"``
-            (batches made on the CPU by ``workers`` threads or processes) or ``"auto"`` (device on JAX unless
-            ``dataset`` is given, else workers).
-        checkpoint_every: steps between checkpoints (and exports); a kill loses at most this many.
-        sample_every: steps between sample images/audio.
-        keep_exports_every: also keep the export of every step that is a multiple of this (and a checkpoint) in
-            ``out/exports/step-N``, to choose among them by validation; 0 keeps only the latest.
-        resume: continue from the latest complete checkpoint in ``out`` (from scratch if there is none).
-        seed: weight initialisation, dropout and data order.
-        workers: threads (or processes) fetching batches ahead.
-        worker_processes: fetch in spawned processes instead of threads (see :class:`BatchFeeder`).
-        plan: the generator reads the plan (B: chords and beats) as a third input channel.
-        estimated_plan_share: with ``plan``, the share of crops (device feeder: of pairs) whose B is the
-            estimator's plan rather than the pair's true one (default :data:`vocals2song.pairs.crop_plans.ESTIMATED_PLAN_SHARE`).
-        precision: ``auto`` (mixed_bfloat16 on a GPU, else float32), ``float32`` or ``mixed_bfloat16``.
+            be given as keywords instead (``steps=20, batch_size=2``); each field is documented there.
         dataset: a ``keras.utils.PyDataset`` of (voice, target) batches to use instead of ``data`` (tests).
         device_corpus: a :class:`~vocals2song.training.device_data.DeviceCorpus` to use instead of ``data`` with
             the device feeder (tests).

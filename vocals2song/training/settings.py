@@ -14,7 +14,7 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """A training run's settings (see :func:`vocals2song.training.loop.train` for what each does).
+    """A training run's settings (given to :func:`vocals2song.training.loop.train`).
 
     Attributes:
         out: run folder (checkpoints, export, metrics.jsonl, samples, tensorboard).
@@ -25,18 +25,26 @@ class TrainSettings:
         crop_frames: STFT frames per training crop; a multiple of ``2**depth``.
         sample_rate: Hz of the model's audio front end.
         learning_rate, beta_1, l1_weight: pix2pix's Adam(2e-4, 0.5) and L1 weight 100.
-        phase_l1_weight: the G (phase) channel's weight inside the L1 term.
-        feature_matching_weight: weight of the discriminator feature-matching term (0: off).
-        phase_representation: ``"none"`` (magnitude only), ``"if"`` or ``"raw"``.
-        feeder: one of :data:`FEEDER_CHOICES`.
-        checkpoint_every, sample_every: steps between checkpoints (and exports), and between samples.
-        keep_exports_every: also keep the export of every multiple of this step; 0 keeps only the latest.
-        resume: continue from the latest complete checkpoint in ``out``.
+        phase_l1_weight: the G (phase) channel's weight inside the L1 term; 1 (pix2pix) weighs R and G alike.
+        feature_matching_weight: weight of the discriminator feature-matching term (pix2pixHD: 10; 0: off).
+        phase_representation: what the generator's target holds besides R: ``"none"`` (magnitude only; the
+            phase is rebuilt by PGHI at inference: the default, chosen in docs/phase.md), ``"if"`` (instantaneous
+            frequency) or ``"raw"`` phase (the original's).
+        feeder: ``"device"`` (JAX: audio in device memory, batches made inside the jitted step), ``"workers"``
+            (batches made on the CPU by ``workers`` threads or processes) or ``"auto"`` (device on JAX unless
+            ``dataset`` is given, else workers).
+        checkpoint_every: steps between checkpoints (and exports); a kill loses at most this many.
+        sample_every: steps between sample images/audio.
+        keep_exports_every: also keep the export of every step that is a multiple of this (and a checkpoint) in
+            ``out/exports/step-N``, to choose among them by validation; 0 keeps only the latest.
+        resume: continue from the latest complete checkpoint in ``out`` (from scratch if there is none).
         seed: weight initialisation, dropout and data order.
-        workers, worker_processes: batch fetchers, threads or spawned processes.
-        plan: the generator reads the plan (B) as a third input channel.
-        estimated_plan_share: with ``plan``, the share of crops whose B is the estimator's plan (None: the default).
-        precision: one of :data:`PRECISIONS`.
+        workers: threads (or processes) fetching batches ahead.
+        worker_processes: fetch in spawned processes instead of threads (see :class:`vocals2song.training.feeders.BatchFeeder`).
+        plan: the generator reads the plan (B: chords and beats) as a third input channel.
+        estimated_plan_share: with ``plan``, the share of crops (device feeder: of pairs) whose B is the
+            estimator's plan rather than the pair's true one (default :data:`vocals2song.pairs.crop_plans.ESTIMATED_PLAN_SHARE`).
+        precision: ``auto`` (mixed_bfloat16 on a GPU, else float32), ``float32`` or ``mixed_bfloat16``.
     """
 
     out: str = "runs/train"
