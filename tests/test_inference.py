@@ -5,7 +5,7 @@ import pytest
 
 from conftest import synthetic_voice
 from vocals2song.errors import AudioInputError, ProcessingError
-from vocals2song.codec.network import crossfade_weights, tile_starts
+from vocals2song.codec.network import tile_starts, tile_weights
 from vocals2song.inference import OUTPUT_PEAK, vocals_to_song
 
 
@@ -99,15 +99,22 @@ def test_model_output_silence_is_caught(tiny_model, monkeypatch):  # case 24
         vocals_to_song(synthetic_voice(1.0), 22050, tiny_model)
 
 
-@pytest.mark.parametrize("frames", [1, 128, 129, 400, 4049])
-def test_tiles_cover_every_frame(frames):
+@pytest.mark.parametrize("frames", [1, 128, 129, 240, 241, 400, 4049])
+def test_tiles_cover_every_frame_and_the_last_ends_with_the_input(frames):
     starts = tile_starts(frames, 128, 16)
-    assert starts[0] == 0 and starts[-1] + 128 >= frames
-    assert all(b - a == 112 for a, b in zip(starts, starts[1:]))
-    total = np.zeros(starts[-1] + 128)
-    for index, start in enumerate(starts):
-        total[start : start + 128] += crossfade_weights(128, 16, index == 0, index == len(starts) - 1)
+    assert starts[0] == 0 and starts == sorted(set(starts))
+    assert all(b - a == 112 for a, b in zip(starts[:-1], starts[1:-1]))
+    if frames > 128:
+        assert starts[-1] + 128 == frames, "a long input is never padded"
+        assert starts[-2] + 128 - starts[-1] >= 16
+    total = np.zeros(max(frames, starts[-1] + 128))
+    shared = np.zeros_like(total)
+    for start, weights in zip(starts, tile_weights(starts, 128, 16)):
+        assert np.all(weights >= 0)
+        total[start : start + 128] += weights
+        shared[start : start + 128] += weights > 0
     assert np.allclose(total[:frames], 1.0)
+    assert shared.max() <= 2, "a frame blends at most two tiles"
 
 
 def test_progress_is_reported(tiny_model):

@@ -18,11 +18,11 @@ import numpy as np
 
 from vocals2song.codec import spectrogram as codec
 from vocals2song.codec.network import (
-    crossfade_weights,
     image_to_network,
     network_to_image,
     normalize_voice,
     tile_starts,
+    tile_weights,
 )
 from vocals2song.audio import MIN_SECONDS, resample
 from vocals2song.errors import AudioInputError, PlanError, ProcessingError
@@ -94,8 +94,11 @@ def predict_image(
     starts = tile_starts(nb_frames, tile_frames, overlap_frames)
     padded_frames = starts[-1] + tile_frames
     input_channels = config.generator.input_channels
-    network_input = np.full((nb_bins, padded_frames, input_channels), -1.0, dtype=np.float32)  # silence, phase -π
-    network_input[:, :nb_frames] = image_to_network(voice_image, nb_bins, input_channels)
+    # The generator answers a voice that stops dead inside its tile with a burst at that edge (up to +15 dB in the
+    # last frames): a long input's last tile ends at its end (no padding), and a short one continues as its
+    # mirror image up to a whole tile (cut off again after).
+    network_input = np.pad(image_to_network(voice_image, nb_bins, input_channels),
+                           ((0, 0), (0, padded_frames - nb_frames), (0, 0)), mode="symmetric")
     tiles = np.stack([network_input[:, start : start + tile_frames] for start in starts])
 
     seed_dropout(model.network, seed)
@@ -112,8 +115,7 @@ def predict_image(
     weight_sum = np.zeros(padded_frames, dtype=np.float32)
     phase = np.zeros((nb_bins, padded_frames), dtype=np.float32)
     best_weight = np.full(padded_frames, -1.0, dtype=np.float32)
-    for index, (start, output) in enumerate(zip(starts, outputs)):
-        weights = crossfade_weights(tile_frames, overlap_frames, index == 0, index == len(starts) - 1)
+    for start, output, weights in zip(starts, outputs, tile_weights(starts, tile_frames, overlap_frames)):
         window = slice(start, start + tile_frames)
         magnitude[:, window] += output[..., 0] * weights
         weight_sum[window] += weights

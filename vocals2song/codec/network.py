@@ -37,19 +37,27 @@ def network_to_image(output: np.ndarray) -> np.ndarray:
 
 
 def tile_starts(nb_frames: int, tile_frames: int, overlap_frames: int) -> list[int]:
-    """First frame of each tile covering ``nb_frames`` (the input is padded to ``starts[-1] + tile_frames``)."""
+    """First frame of each tile covering ``nb_frames``: every ``tile_frames - overlap_frames``, and the last tile
+    ends where the input ends (it overlaps its neighbour by ``overlap_frames`` or more), so a long input is never
+    padded. An input of at most one tile is one tile from 0 (padded to ``tile_frames`` by the caller)."""
+    if nb_frames <= tile_frames:
+        return [0]
     step = tile_frames - overlap_frames
-    count = 1 if nb_frames <= tile_frames else 1 + int(np.ceil((nb_frames - tile_frames) / step))
-    return [index * step for index in range(count)]
+    count = 1 + int(np.ceil((nb_frames - tile_frames) / step))
+    return [index * step for index in range(count - 1)] + [nb_frames - tile_frames]
 
 
-def crossfade_weights(tile_frames: int, overlap_frames: int, first: bool, last: bool) -> np.ndarray:
-    """Per-frame weight of one tile, shape (tile_frames,): linear ramps over the overlaps."""
-    weights = np.ones(tile_frames, dtype=np.float32)
-    if overlap_frames:
-        ramp = (np.arange(overlap_frames, dtype=np.float32) + 0.5) / overlap_frames
-        if not first:
-            weights[:overlap_frames] = ramp
-        if not last:
-            weights[-overlap_frames:] = ramp[::-1]
+def tile_weights(starts: list[int], tile_frames: int, overlap_frames: int) -> np.ndarray:
+    """Cross-fade weight of every frame of every tile, shape (len(starts), tile_frames); they sum to 1 on every
+    frame the tiles cover. Neighbours cross-fade linearly over the last ``overlap_frames`` frames they share (the
+    last tile, which may overlap more, is silent over the rest of what it shares)."""
+    weights = np.ones((len(starts), tile_frames), dtype=np.float32)
+    if overlap_frames == 0 or len(starts) == 1:
+        return weights
+    ramp = (np.arange(overlap_frames, dtype=np.float32) + 0.5) / overlap_frames
+    for index in range(len(starts) - 1):
+        shared_from = starts[index] + tile_frames - overlap_frames - starts[index + 1]  # in the next tile
+        weights[index, -overlap_frames:] *= ramp[::-1]
+        weights[index + 1, :shared_from] = 0.0
+        weights[index + 1, shared_from : shared_from + overlap_frames] *= ramp
     return weights
