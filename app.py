@@ -76,11 +76,10 @@ loudest bins black, and recordings of any length are generated in overlapping, c
 
 
 def output_mode_radio(model: SongGenerator | None) -> gr.Radio:
-    """The output-mode choice; fixed when the generator predicts the accompaniment (both modes then give your
-    exact voice plus the generated accompaniment, see :func:`vocals_to_song`)."""
+    """The output-mode choice; hidden when the generator predicts the accompaniment (the song is then always your
+    exact voice plus the generated accompaniment, see :func:`vocals_to_song`: there is nothing to choose)."""
     if model is not None and model.config.target == "accompaniment":
-        return gr.Radio(MODES, value="accompaniment", label="Output", interactive=False,
-                        info="This generator predicts the accompaniment: the song is your own voice plus it.")  # fmt: skip
+        return gr.Radio([MODES[1]], value="accompaniment", label="Output", visible=False)
     return gr.Radio(MODES, value="mixture", label="Output")
 
 
@@ -171,10 +170,13 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
             gr.Examples(
                 examples,
                 inputs=[voice],
-                outputs=outputs[:-1],  # a cached example has no kept song
+                outputs=outputs,
                 fn=song_app.example,
-                cache_examples=song_app.model is not None,
-                cache_mode="lazy",
+                # Made on each click (~0.3 s on 2 cores, like Generate): the song is then kept, so its downloads
+                # and the plan controls work as for a recording. Gradio's example cache stored the dB views
+                # inline in a CSV and failed on the first click.
+                cache_examples=False,
+                run_on_click=True,
                 label="Example voices",
             )
         gr.Markdown(HOW_IT_WORKS)

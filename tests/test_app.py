@@ -200,13 +200,15 @@ def test_demo_without_weights_shows_notice(tmp_path):
 
 
 @pytest.mark.parametrize("target", ["mixture", "accompaniment"])
-def test_output_mode_is_fixed_for_an_accompaniment_generator(tiny_model, target):
+def test_output_mode_is_hidden_for_an_accompaniment_generator(tiny_model, target):
     import dataclasses
 
     model = dataclasses.replace(tiny_model, config=dataclasses.replace(tiny_model.config, target=target))
     radio = app.output_mode_radio(model)
     assert radio.value == ("accompaniment" if target == "accompaniment" else "mixture")
-    assert radio.interactive is (False if target == "accompaniment" else None)
+    assert radio.visible is (target != "accompaniment"), "a choice that cannot be made is not shown"
+    assert [value for _, value in radio.choices] == (["accompaniment"] if target == "accompaniment" else
+                                                      ["mixture", "accompaniment"])
 
 
 def test_handler_model_exception_is_generic_and_next_request_works(song_app, inputs, monkeypatch, caplog):

@@ -332,3 +332,28 @@ def test_upload_works_when_the_microphone_is_denied(app_url, playwright, tmp_pat
     finally:
         context.close()
         browser.close()
+
+
+def test_the_example_voices_make_their_songs(app_url, browser):
+    """Clicking an example voice makes its song (and the next example its own): the examples once all failed
+    with a bare "Error" from gradio's example cache."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    page = context.new_page()
+    try:
+        open_app(page, app_url)
+        examples = page.locator(".gallery-item, [data-testid='examples'] td, .examples td, table.examples-table td")
+        examples.first.wait_for(state="visible", timeout=30_000)
+        assert examples.count() >= 2
+        songs = []
+        for index in (0, 1):
+            examples.nth(index).click()
+            page.wait_for_function(
+                "(old) => { const img = document.querySelector('#song-image img');"
+                " return img && img.src && img.src !== old; }", arg=songs[-1] if songs else "", timeout=60_000)
+            songs.append(page.locator("#song-image img").get_attribute("src"))
+            assert "Error" not in page.locator("body").inner_text()
+        status = page.locator("#status").inner_text()
+        assert status.startswith("Done"), status
+        assert page.locator("#chord-chart td").count() >= 1
+    finally:
+        context.close()

@@ -223,8 +223,8 @@ class SongApp:
         )
 
     def example(self, voice, progress=gr.Progress()):
-        """:meth:`generate` for an example voice with the default options, without the key (examples are cached)."""
-        return self.generate(voice, progress=progress)[:-1]
+        """:meth:`generate` for an example voice with the default options."""
+        return self.generate(voice, progress=progress)
 
     def downloads(self, key: str | None) -> list[str]:
         """The song kept under ``key`` (see :meth:`generate`) → paths of its files to download: the song (16-bit
