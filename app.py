@@ -15,6 +15,7 @@ import html
 import logging
 import os
 import random
+import signal
 
 import gradio as gr
 
@@ -215,8 +216,15 @@ def launch_options() -> dict:
     return {"server_name": server_name, "max_file_size": MAX_FILE_SIZE, "show_error": False, "css": CHART_CSS}
 
 
+def _exit_on_signal(signum, frame) -> None:
+    """SIGTERM (a container or service manager stopping the app) exits like Ctrl-C does, so that the ``atexit``
+    clean-up removes the app's temporary folder; the default action would kill the process without it."""
+    raise SystemExit(0)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     build_demo().launch(**launch_options())
 
 

@@ -289,3 +289,41 @@ def test_module_has_no_import_side_effects():
                             cwd=ROOT, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1])["blocks"] == 0
+
+
+def test_sigterm_removes_the_apps_temporary_folder(tmp_path):
+    """`python app.py` stopped by SIGTERM (as a container or service manager stops it) leaves nothing behind in
+    the system temporary folder: it once left its vocals2song-app-* folder there on every stop."""
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    root = Path(__file__).resolve().parents[1]
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TMPDIR": str(temp), "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+           "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        while True:
+            assert process.poll() is None, f"the app exited early: {process.stderr.read()[-2000:]}"
+            assert time.time() < deadline, "the app did not start within 240 s"
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(1)
+        assert list(temp.glob("vocals2song-app-*")), "the running app keeps its folder in TMPDIR"
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert list(temp.glob("vocals2song-app-*")) == [], "SIGTERM left the app's temporary folder behind"
