@@ -124,7 +124,7 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
                 with gr.Row():
                     seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Variation seed",
                                      min_width=120)  # fmt: skip
-                    surprise = gr.Button("🎲 Surprise me", size="sm", min_width=120)
+                    surprise = gr.Button("Surprise me", size="sm", min_width=120, elem_id="surprise")
                 phase = gr.Radio(PHASES, value="predicted", label="Phase")
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")
         with gr.Row(elem_id="plan-controls"):
@@ -182,7 +182,6 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
             )
         gr.Markdown(HOW_IT_WORKS)
 
-        surprise.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private", queue=False)
         generate.click(lambda: None, outputs=downloads, api_visibility="private", queue=False)  # not the old song's
         generate.click(
             song_app.generate,
@@ -192,10 +191,14 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
             concurrency_limit=CONCURRENCY_LIMIT,
             concurrency_id="generator",
         )
-        # A changed plan control makes the song again (once there is a voice); the tempo buttons set the field first.
-        gr.on([key.change, happy.change, jazz.release, tempo.submit], song_app.remake, inputs=request_inputs,
-              outputs=outputs, api_visibility="private", concurrency_limit=CONCURRENCY_LIMIT,
-              concurrency_id="generator")  # fmt: skip
+        # One rule for every control: a change makes the song again at once (once there is a voice); "Surprise
+        # me" and the tempo buttons set their field first.
+        gr.on([key.change, happy.change, jazz.release, tempo.submit, seed.submit, phase.change, mode.change],
+              song_app.remake, inputs=request_inputs, outputs=outputs, api_visibility="private",
+              concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
+        surprise.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private", queue=False).then(
+            song_app.remake, inputs=request_inputs, outputs=outputs, api_visibility="private",
+            concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
         for button, factor in ((half_tempo, 0.5), (double_tempo, 2.0)):
             button.click(functools.partial(song_app.scaled_tempo, factor=factor), inputs=[song_key, tempo],
                          outputs=tempo, api_visibility="private", queue=False).then(

@@ -357,3 +357,33 @@ def test_the_example_voices_make_their_songs(app_url, browser):
         assert page.locator("#chord-chart td").count() >= 1
     finally:
         context.close()
+
+
+def test_every_control_remakes_the_song(app_url, browser, tmp_path):
+    """Seed, "Surprise me" and phase remake the song at once, like key, mode, complexity and tempo: "Surprise
+    me" once changed the number while the old song kept playing."""
+    voice = fake_voice(tmp_path / "controls.wav", seconds=3.0)
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    page = context.new_page()
+    try:
+        open_app(page, app_url)
+        upload_and_generate(page, voice)
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('seed 0')",
+                               timeout=60_000)  # fmt: skip
+
+        def remade_by(action) -> str:
+            old = page.locator("#song-image img").get_attribute("src")
+            action()
+            page.wait_for_function("(old) => document.querySelector('#song-image img').src !== old", arg=old,
+                                   timeout=60_000)  # fmt: skip
+            page.wait_for_timeout(300)
+            return page.locator("#status").inner_text()
+
+        status = remade_by(lambda: page.locator("#surprise").click())
+        seed = status.rsplit("seed", 1)[1].strip(" .")
+        assert status.startswith("Done") and seed.isdigit(), status
+        assert page.get_by_label("Variation seed").input_value() == seed, "the song is made with the seed shown"
+        status = remade_by(lambda: page.get_by_label("Rebuilt from magnitude", exact=False).check())
+        assert status.startswith("Done"), status
+    finally:
+        context.close()
