@@ -158,7 +158,7 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
                 accompaniment_audio = gr.Audio(label="Accompaniment alone", interactive=False,
                                                elem_id="accompaniment-audio")  # fmt: skip
         chord_chart = gr.HTML(label="Chord chart", elem_id="chord-chart")
-        prepare = gr.Button("Prepare downloads: the song (WAV), both images (16-bit PNG) and the plan (MIDI)",
+        prepare = gr.Button("Prepare downloads: the song and the accompaniment (WAV), both images (16-bit PNG), the plan (MIDI)",
                             size="sm", elem_id="prepare-downloads")  # fmt: skip
         downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
         song_key = gr.State()  # which kept song "Prepare downloads" writes

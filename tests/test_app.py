@@ -81,8 +81,11 @@ def test_handler_good_voice(song_app, inputs):
     assert "BPM" in outputs["chord_chart"] and outputs["chord_chart"].count("<td>") >= 1  # the plan's chart
 
     downloads = song_app.downloads(outputs["song_key"])  # made on demand, from the kept song
-    assert [Path(file).name for file in downloads] == ["vocals2song-song.wav", "vocals2song-voice.png",
-                                                       "vocals2song-song.png", "vocals2song-plan.mid"]  # fmt: skip
+    assert [Path(file).name for file in downloads] == ["vocals2song-song.wav", "vocals2song-accompaniment.wav",
+                                                       "vocals2song-voice.png", "vocals2song-song.png",
+                                                       "vocals2song-plan.mid"]  # fmt: skip
+    accompaniment, _ = soundfile.read(downloads.pop(1), dtype="int16")
+    np.testing.assert_array_equal(accompaniment, outputs["accompaniment_audio"][1])
     assert all(Path(file).is_file() and not Path(file).is_relative_to(Path.cwd()) for file in downloads)
     assert abs(duration(downloads[0]) - 2.0) < 1e-3
     song, _ = soundfile.read(downloads[0], dtype="int16")

@@ -39,10 +39,12 @@ class KeptSong:
     song_image: np.ndarray
     config: SpectrogramConfig
     harmony: Harmony | None = None
+    accompaniment: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
-        return self.song.nbytes + self.voice_image.nbytes + self.song_image.nbytes
+        extra = 0 if self.accompaniment is None else self.accompaniment.nbytes
+        return self.song.nbytes + self.voice_image.nbytes + self.song_image.nbytes + extra
 
 
 class KeptSongs:
@@ -81,12 +83,14 @@ def wav_bytes(samples: np.ndarray, sample_rate: int, comment: str) -> bytes:
 
 
 def write_downloads(kept: KeptSong, folder: Path) -> list[Path]:
-    """The song as a 16-bit WAV, both images as 16-bit PNGs (with their scale and length; the voice's B holds the
+    """The song and (when kept) the accompaniment alone as 16-bit WAVs, both images as 16-bit PNGs (with their scale and length; the voice's B holds the
     plan) and, when there is one, the plan as MIDI (melody and chords, :func:`vocals2song.plan.midi.write_midi`) in
     ``folder``."""
     length = len(kept.song)
     files = [
         write_wav(folder / "vocals2song-song.wav", kept.song, kept.config.sample_rate),
+        *([] if kept.accompaniment is None else
+          [write_wav(folder / "vocals2song-accompaniment.wav", kept.accompaniment, kept.config.sample_rate)]),
         save_image_array(folder / "vocals2song-voice.png", kept.voice_image, kept.config, 16, length),
         save_image_array(folder / "vocals2song-song.png", kept.song_image, kept.config, 16, length),
     ]
