@@ -107,8 +107,9 @@ def test_api_good_voice(server, inputs):
     assert "3.0 s" in outputs["status"]
     assert "BPM" in outputs["chord_chart"]
     downloads = client.predict(api_name="/downloads")  # the same client session: its last song
-    assert [Path(file).name for file in downloads] == ["vocals2song-song.wav", "vocals2song-voice.png",
-                                                       "vocals2song-song.png", "vocals2song-plan.mid"]  # fmt: skip
+    assert [Path(file).name for file in downloads] == ["vocals2song-song.wav", "vocals2song-accompaniment.wav",
+                                                       "vocals2song-voice.png", "vocals2song-song.png",
+                                                       "vocals2song-plan.mid"]  # fmt: skip
     given = dict(zip(app.OUTPUT_NAMES[:-1], client.predict(handle_file(str(path)), "mixture", 5, "predicted", "A",
                                                            "major", 0.8, 100, True, api_name="/generate")))
     assert "A major</b>, 100 BPM" in given["chord_chart"]

@@ -151,10 +151,10 @@ def test_microphone_to_song(app_url, browser, tmp_path):
         page.locator("#voice-decibels img").wait_for(state="visible", timeout=10_000)
 
         page.locator("#prepare-downloads").click()  # the downloads are made when asked for
-        page.locator("#downloads a").nth(3).wait_for(timeout=30_000)
+        page.locator("#downloads a").nth(4).wait_for(timeout=30_000)
         links = page.evaluate("[...document.querySelectorAll('#downloads a')].map(a => a.href.split('/').pop())")
-        assert links == ["vocals2song-song.wav", "vocals2song-voice.png", "vocals2song-song.png",
-                         "vocals2song-plan.mid"], links
+        assert links == ["vocals2song-song.wav", "vocals2song-accompaniment.wav", "vocals2song-voice.png",
+                         "vocals2song-song.png", "vocals2song-plan.mid"], links
 
         page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_timeout(500)
