@@ -73,7 +73,7 @@ def predict_image(
 ) -> np.ndarray:
     """Run the generator over a voice image of any length by overlapping, cross-faded tiles.
 
-    R is averaged with linear cross-fade weights; a phase channel (raw phase or instantaneous frequency, both
+    R is averaged with linear cross-fade weights (:func:`~vocals2song.codec.network.tile_weights`, summing to 1); a phase channel (raw phase or instantaneous frequency, both
     wrapped) is taken from the tile with the larger weight, so it never averages out.
 
     Args:
@@ -112,18 +112,16 @@ def predict_image(
 
     channels = outputs.shape[-1]
     magnitude = np.zeros((nb_bins, padded_frames), dtype=np.float32)
-    weight_sum = np.zeros(padded_frames, dtype=np.float32)
     phase = np.zeros((nb_bins, padded_frames), dtype=np.float32)
     best_weight = np.full(padded_frames, -1.0, dtype=np.float32)
     for start, output, weights in zip(starts, outputs, tile_weights(starts, tile_frames, overlap_frames)):
         window = slice(start, start + tile_frames)
         magnitude[:, window] += output[..., 0] * weights
-        weight_sum[window] += weights
         if channels > 1:
             better = weights > best_weight[window]
             phase[:, window] = np.where(better, output[..., 1], phase[:, window])
             best_weight[window] = np.maximum(best_weight[window], weights)
-    blended = [magnitude / weight_sum] + ([phase] if channels > 1 else [])
+    blended = [magnitude] + ([phase] if channels > 1 else [])
     return network_to_image(np.stack(blended, axis=-1)[:, :nb_frames])
 
 
