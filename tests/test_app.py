@@ -73,8 +73,8 @@ def test_handler_good_voice(song_app, inputs):
         view = decoded_plot(outputs[name]["plot"] if isinstance(outputs[name], dict) else outputs[name].plot)
         assert view.size == (720, 450), name  # 4.8 x 3 in at 150 dpi: sharp on a phone, readable at 360 px
     for sample_rate, samples in (outputs["voice_audio"], outputs["song_audio"], outputs["accompaniment_audio"]):
-        assert sample_rate == MODEL_RATE and samples.dtype == np.int16
-        assert len(samples) == int(np.ceil(2.0 * 44100 * MODEL_RATE / 44100))
+        assert sample_rate == 44100 and samples.dtype == np.int16  # the voice's own rate, not the model's
+        assert len(samples) == 2 * 44100
     assert np.abs(outputs["song_audio"][1]).max() > 0
     assert "2.0 s" in outputs["status"] and "only its first" not in outputs["status"]
 
@@ -87,14 +87,15 @@ def test_handler_good_voice(song_app, inputs):
     accompaniment, _ = soundfile.read(downloads.pop(1), dtype="int16")
     np.testing.assert_array_equal(accompaniment, outputs["accompaniment_audio"][1])
     assert all(Path(file).is_file() and not Path(file).is_relative_to(Path.cwd()) for file in downloads)
-    assert abs(duration(downloads[0]) - 2.0) < 1e-3
+    assert abs(duration(downloads[0]) - 2.0) < 1e-3 and soundfile.info(downloads[0]).samplerate == 44100
     song, _ = soundfile.read(downloads[0], dtype="int16")
     np.testing.assert_array_equal(song, outputs["song_audio"][1])
     from vocals2song.codec.image_files import load_image
 
     for name, file in (("voice", downloads[1]), ("song", downloads[2])):
         image = load_image(file)
-        assert image.bits == 16 and image.length == len(song) and image.image.shape[0] == 513, name
+        assert image.bits == 16 and image.image.shape[0] == 513, name
+        assert image.length == int(np.ceil(2.0 * MODEL_RATE)), name  # the images are at the model's rate
         with Image.open(outputs[f"{name}_image"]) as shown:  # the display image (JPEG) is the same R/G picture
             difference = np.asarray(shown, dtype=np.float32)[..., :2] / 255 - image.image[::-1, :, :2]
             assert np.abs(difference).mean() < 0.03

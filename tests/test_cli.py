@@ -36,7 +36,7 @@ def test_song_writes_a_song_and_images(tmp_path, voice_file, tiny_weights_dir):
                      "--seed", 3, "--images", tmp_path / "images")  # fmt: skip
     assert result.returncode == 0, result.stderr
     song, rate = soundfile.read(tmp_path / "song.wav")
-    assert rate == 22050 and len(song) == 44100
+    assert rate == 44100 and len(song) == 2 * 44100  # the voice's own rate
     assert sorted(p.name for p in (tmp_path / "images").iterdir()) == ["song.song.png", "song.voice.png"]
     again = run_cli("song", voice_file, "-o", tmp_path / "again.wav", "--weights", tiny_weights_dir, "--seed", 3)
     assert again.returncode == 0

@@ -13,16 +13,39 @@ from vocals2song.inference import OUTPUT_PEAK, vocals_to_song
 def test_any_length_in_same_length_out(tiny_model, seconds):
     voice = synthetic_voice(seconds, 44100)
     result = vocals_to_song(voice, 44100, tiny_model, seed=1)
-    expected = int(np.ceil(len(voice) * 22050 / 44100))
-    assert result.sample_rate == 22050
+    assert result.sample_rate == 44100  # the voice's own rate
     for signal in (result.song, result.accompaniment, result.voice):
-        assert len(signal) == expected
+        assert len(signal) == len(voice)
         assert signal.dtype == np.float32
         assert np.all(np.isfinite(signal))
         assert np.max(np.abs(signal)) <= OUTPUT_PEAK + 1e-6
-    assert result.voice_image.shape == result.song_image.shape == (513, 1 + expected // 256, 3)
+    model_length = int(np.ceil(len(voice) * 22050 / 44100))
+    assert result.image_length == model_length
+    assert result.voice_image.shape == result.song_image.shape == (513, 1 + model_length // 256, 3)
     again = vocals_to_song(voice, 44100, tiny_model, seed=1)
     assert np.array_equal(result.song, again.song)
+
+
+@pytest.mark.parametrize(("voice_rate", "song_rate"), [(8000, 22050), (22050, 22050), (48000, 48000), (96000, 48000)])
+def test_the_song_keeps_the_voices_rate(tiny_model, voice_rate, song_rate):
+    """The voice is the person's: the song is at its rate (from the model's up to 48 kHz), its high band intact,
+    and only the accompaniment is resampled up to it."""
+    from vocals2song.audio import resample
+
+    seconds = np.arange(int(1.5 * voice_rate)) / voice_rate
+    high = min(15_000.0, 0.4 * voice_rate)  # above the model's 11 kHz Nyquist when the voice has it
+    voice = (0.3 * np.sin(2 * np.pi * 220 * seconds) + 0.1 * np.sin(2 * np.pi * high * seconds)).astype(np.float32)
+    result = vocals_to_song(voice, voice_rate, tiny_model, mode="accompaniment", seed=1)
+    assert result.sample_rate == song_rate
+    assert len(result.song) == len(result.voice) == len(result.accompaniment) == int(np.ceil(len(voice) * song_rate / voice_rate))
+    assert np.allclose(result.song, result.voice + result.accompaniment, atol=1e-6)
+    heard = resample(voice, voice_rate, song_rate)
+    assert np.allclose(result.voice, heard * np.max(np.abs(result.voice)) / np.max(np.abs(heard)), atol=1e-5)
+    if song_rate > 22050:
+        spectrum = np.abs(np.fft.rfft(result.song))
+        frequencies = np.fft.rfftfreq(len(result.song), 1 / song_rate)
+        near = spectrum[np.abs(frequencies - high) < 20].max()
+        assert near > 0.2 * spectrum[np.abs(frequencies - 220) < 20].max()  # 1/3 of the 220 Hz peak in the voice
 
 
 def test_seeds_vary_the_song(tiny_model):

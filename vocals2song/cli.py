@@ -66,7 +66,7 @@ def command_song(args: argparse.Namespace) -> None:
     written = [args.output]
     if args.images:
         config = model.config.spectrogram
-        length = len(result.song)
+        length = result.image_length
         for name, image in (("voice", result.voice_image), ("song", result.song_image)):
             path = Path(args.images) / f"{Path(args.output).stem}.{name}.png"
             save_image_array(path, image, config, bits=16, length=length)  # the voice's B holds the plan

@@ -6,7 +6,8 @@ Pipeline: resample to the model's rate → peak-normalise → STFT → R/G voice
 seeded; it sees B only when its config says so, ``ModelConfig.uses_plan``) → cross-fade the tiles → decode the
 generator's target image in its phase representation (raw phase, instantaneous frequency, or magnitude only with the
 phase rebuilt by PGHI), optionally refined by fast Griffin-Lim → assemble song and accompaniment per output mode →
-check and peak-limit.
+at the voice's own rate when it is above the model's (:func:`output_rate`), the accompaniment resampled up to it and
+added to the voice as given → check and peak-limit.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from vocals2song.model.weights import SongGenerator
 MODES = ("mixture", "accompaniment")
 PHASES = ("predicted", "griffinlim")
 OUTPUT_PEAK = 0.99
+MAX_OUTPUT_RATE = 48_000  # the song keeps the voice's own rate up to this (what a person hears), never below the model's
 TILES_PER_CALL = 4
 GRIFFIN_LIM_ITERATIONS = 16  # fast Griffin-Lim iterations of phase="griffinlim", started from PGHI's phase
 Progress = Callable[[float, str], None]
@@ -50,12 +52,14 @@ class SongResult:
     Attributes:
         song: the song, shape (nb_samples,).
         accompaniment: the song without the voice, shape (nb_samples,).
-        voice: the input voice as used (resampled, level-normalised), shape (nb_samples,).
-        sample_rate: Hz (the model's rate).
-        voice_image: float32 image of the voice, shape (nb_bins, nb_frames, 3), row 0 = DC: R/G the voice, B the
+        voice: the input voice as used (level-normalised), shape (nb_samples,).
+        sample_rate: Hz of the audio, :func:`output_rate`: the voice's own rate (from the model's rate up to
+            48 kHz), so the voice keeps its quality; only the accompaniment is resampled up to it.
+        voice_image: float32 image of the voice at the model's rate, shape (nb_bins, nb_frames, 3), row 0 = DC: R/G the voice, B the
             plan (0 where there is none).
         song_image: float32 R/G image of the predicted mixture (the generator's output, plus the voice for an
             accompaniment generator), same shape, raw phase in G whatever the generator's phase representation.
+        image_length: samples at the model's rate that the images hold (what their files record to decode them).
         harmony: the plan the song was made with (key, tempo, beats, chords, the sung melody), or None.
     """
 
@@ -65,7 +69,14 @@ class SongResult:
     sample_rate: int
     voice_image: np.ndarray
     song_image: np.ndarray
+    image_length: int
     harmony: Harmony | None = None
+
+
+def output_rate(voice_rate: int, model_rate: int) -> int:
+    """The song's sample rate for a voice at ``voice_rate``: the voice's own, within [``model_rate``,
+    :data:`MAX_OUTPUT_RATE`] (a voice below the model's rate is heard at the model's rate, the accompaniment's)."""
+    return int(min(max(voice_rate, model_rate), max(MAX_OUTPUT_RATE, model_rate)))
 
 
 def predict_image(
@@ -160,7 +171,9 @@ def vocals_to_song(
             minute), ``happy`` (major 1 ↔ minor 0), ``jazz`` (fit 1 ↔ prior 0), ``chord_rhythm``.
         progress: optional callback ``(fraction in [0, 1], stage)``.
     Returns:
-        SongResult at the model's sample rate; output length = ceil(input length · model rate / input rate).
+        SongResult at :func:`output_rate` (the voice's own rate from the model's up to 48 kHz): the voice as given
+        (level-normalised), the accompaniment generated at the model's rate and resampled to it, the song their
+        sum; output length = ceil(input length · output rate / input rate).
     Raises:
         AudioInputError: non-finite, too short or silent voice. PlanError: a bad plan control.
         ProcessingError: unusable model output.
@@ -183,7 +196,8 @@ def vocals_to_song(
         )
     spectrogram_config = model.config.spectrogram
     rate = spectrogram_config.sample_rate
-    voice, _ = normalize_voice(resample(voice, sample_rate, rate))
+    source, source_rate = voice, sample_rate
+    voice, gain = normalize_voice(resample(voice, sample_rate, rate))
     length = len(voice)
     report = progress or (lambda fraction, stage: None)
 
@@ -220,25 +234,41 @@ def vocals_to_song(
         residual = np.maximum(np.abs(predicted) - np.abs(voice_spectrogram), 0.0)
         accompaniment = codec.istft(residual * np.exp(1j * np.angle(predicted)), spectrogram_config, length)
         song = voice + accompaniment
+    _check(song, accompaniment)
+    heard_rate = output_rate(source_rate, rate)
+    if heard_rate != rate:  # the voice at its own rate; only the accompaniment is resampled up to it
+        voice = (resample(source, source_rate, heard_rate) * gain).astype(np.float32)
+        accompaniment = _fit_length(resample(accompaniment, rate, heard_rate), len(voice))
+        song = voice + accompaniment
     song, accompaniment, voice = _limit(song, accompaniment, voice)
     report(1.0, "done")
     return SongResult(
         song=song,
         accompaniment=accompaniment,
         voice=voice,
-        sample_rate=rate,
+        sample_rate=heard_rate,
         voice_image=voice_image,
         song_image=predicted_image,
+        image_length=length,
         harmony=harmony,
     )
 
 
-def _limit(song: np.ndarray, accompaniment: np.ndarray, voice: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Check the output is finite and audible; scale all three together so no peak exceeds ``OUTPUT_PEAK``."""
+def _fit_length(samples: np.ndarray, length: int) -> np.ndarray:
+    """``samples`` cut or zero-padded to ``length`` (resampled lengths may differ by a sample)."""
+    return np.pad(samples[:length], (0, max(0, length - len(samples))))
+
+
+def _check(song: np.ndarray, accompaniment: np.ndarray) -> None:
+    """Raise ProcessingError unless the model's output is finite and the song audible."""
     if not (np.all(np.isfinite(song)) and np.all(np.isfinite(accompaniment))):
         raise ProcessingError("Processing failed: the model produced invalid samples.")
-    peak = float(max(np.max(np.abs(song)), np.max(np.abs(accompaniment)), np.max(np.abs(voice))))
     if float(np.max(np.abs(song))) < 1e-4:
         raise ProcessingError("Processing failed: the model produced silence for this voice.")
+
+
+def _limit(song: np.ndarray, accompaniment: np.ndarray, voice: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Scale all three together so no peak exceeds ``OUTPUT_PEAK``."""
+    peak = float(max(np.max(np.abs(song)), np.max(np.abs(accompaniment)), np.max(np.abs(voice))))
     gain = min(1.0, OUTPUT_PEAK / peak)
     return tuple((signal * gain).astype(np.float32) for signal in (song, accompaniment, voice))

@@ -219,7 +219,7 @@ class SongApp:
             chord_chart_html(result.harmony),
             status,
             self.kept.add(KeptSong(result.song, result.voice_image, result.song_image, self.model.config.spectrogram,
-                                   result.harmony, result.accompaniment)),
+                                   result.harmony, result.accompaniment, result.sample_rate, result.image_length)),
         )
 
     def example(self, voice, progress=gr.Progress()):

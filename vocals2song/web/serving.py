@@ -31,8 +31,9 @@ CACHE_FOLDER = re.compile(r"[0-9a-f]{64}")  # gradio keeps each cached file in a
 
 @dataclass
 class KeptSong:
-    """What "Prepare downloads" needs of a generated song. Arrays as :class:`vocals2song.inference.SongResult`'s;
-    the harmony is its plan (None: the song was made without one)."""
+    """What "Prepare downloads" needs of a generated song. Arrays, ``sample_rate`` and ``image_length`` as
+    :class:`vocals2song.inference.SongResult`'s (None: the images' rate ``config.sample_rate`` and the song's
+    length); the harmony is its plan (None: the song was made without one)."""
 
     song: np.ndarray
     voice_image: np.ndarray
@@ -40,6 +41,8 @@ class KeptSong:
     config: SpectrogramConfig
     harmony: Harmony | None = None
     accompaniment: np.ndarray | None = None
+    sample_rate: int | None = None
+    image_length: int | None = None
 
     @property
     def nbytes(self) -> int:
@@ -83,14 +86,15 @@ def wav_bytes(samples: np.ndarray, sample_rate: int, comment: str) -> bytes:
 
 
 def write_downloads(kept: KeptSong, folder: Path) -> list[Path]:
-    """The song and (when kept) the accompaniment alone as 16-bit WAVs, both images as 16-bit PNGs (with their scale and length; the voice's B holds the
-    plan) and, when there is one, the plan as MIDI (melody and chords, :func:`vocals2song.plan.midi.write_midi`) in
+    """The song and (when kept) the accompaniment alone as 16-bit WAVs at the song's rate, both images as 16-bit
+    PNGs (with their scale and length; the voice's B holds the plan) and, when there is one, the plan as MIDI (melody and chords, :func:`vocals2song.plan.midi.write_midi`) in
     ``folder``."""
-    length = len(kept.song)
+    length = len(kept.song) if kept.image_length is None else kept.image_length
+    rate = kept.sample_rate or kept.config.sample_rate
     files = [
-        write_wav(folder / "vocals2song-song.wav", kept.song, kept.config.sample_rate),
+        write_wav(folder / "vocals2song-song.wav", kept.song, rate),
         *([] if kept.accompaniment is None else
-          [write_wav(folder / "vocals2song-accompaniment.wav", kept.accompaniment, kept.config.sample_rate)]),
+          [write_wav(folder / "vocals2song-accompaniment.wav", kept.accompaniment, rate)]),
         save_image_array(folder / "vocals2song-voice.png", kept.voice_image, kept.config, 16, length),
         save_image_array(folder / "vocals2song-song.png", kept.song_image, kept.config, 16, length),
     ]
