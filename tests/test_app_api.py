@@ -214,10 +214,12 @@ def test_api_compressed_formats(server, inputs, suffix):
 
 
 def test_api_ten_minutes_is_cut_with_notice(server, inputs):
-    """BAD_INPUTS 5: 10 min (8 kHz, under the upload limit) → the first MAX_SECONDS, and the person is told."""
+    """BAD_INPUTS 5: 10 min of a 44.1 kHz WAV (53 MB: an ordinary long recording, well over 20 MB) → the first
+    MAX_SECONDS, and the person is told."""
     demo, url, client, cache, workdir = server
-    voice = np.tile(sung_voice(10.0, 8000), 60)
-    path = write(inputs / "ten-minutes.wav", voice, 8000)
+    voice = np.tile(sung_voice(10.0, 44100), 60)
+    path = write(inputs / "ten-minutes.wav", voice, 44100)
+    assert path.stat().st_size > 50 * 2**20
     outputs = predict(client, path)
     assert abs(duration(outputs["song_audio"]) - app.MAX_SECONDS) < 1e-3
     assert f"only its first {app.MAX_SECONDS} s were used" in outputs["status"]
@@ -229,7 +231,8 @@ def test_api_upload_over_the_limit_is_rejected_before_the_handler(server, inputs
 
     demo, url, client, cache, workdir = server
     path = inputs / "huge.wav"
-    write(path, np.zeros(6_000_000, dtype=np.float32), subtype="FLOAT")  # 24 MB > 20 MB
+    with open(path, "wb") as file:  # sparse: just over the limit without writing it
+        file.truncate(int(app.MAX_FILE_SIZE.removesuffix("mb")) * 2**20 + 1)
     calls = []
     monkeypatch.setattr(demo.song_app, "_generate", lambda *args: calls.append(args))
     with pytest.raises(ValueError, match="exceeds the maximum file size"):

@@ -43,7 +43,8 @@ from vocals2song.model.weights import SongGenerator, default_weights, load_gener
 logger = logging.getLogger("vocals2song.app")
 
 MAX_SECONDS = 60  # longer recordings are cut to their first MAX_SECONDS
-MAX_FILE_SIZE = "20mb"  # per upload; gradio refuses larger files before the handler runs
+MAX_FILE_SIZE = "200mb"  # per upload (a 10-minute 48 kHz 24-bit stereo WAV is 173 MB); gradio streams an upload to
+# disk and refuses a larger one before the handler runs; the handler decodes only the first MAX_SECONDS of it
 QUEUE_MAX_SIZE = 16  # waiting requests beyond this are told the queue is full
 CONCURRENCY_LIMIT = 1  # requests generated at once (2 vCPU: one at a time uses both cores)
 DELETE_CACHE = (600, 3600)  # every 10 min, delete uploads and outputs older than 1 h
