@@ -91,10 +91,11 @@ def _example_files() -> list[list[str]]:
 def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[int, int] | None = DELETE_CACHE):
     """Load and warm up the generator, then build the UI (queue configured; not launched).
 
-    The page is one column on a phone: inputs, then the voice (image, dB view, player), then the song (image,
-    dB view, players), then the downloads. From about 660 px wide, inputs and controls sit side by side, and so
-    do the voice and the song. More controls fit in a row under the inputs, a picture of both (a chart) across
-    the page under the two columns, more files in the downloads.
+    The page is one column on a phone: the voice input, the example voices, the plan controls, then seed, phase,
+    Generate and the result (a line and the song's player) right under it, the chord chart (and the plan's
+    picture when asked), the voice (image, dB view, player), the song (image, dB view, the accompaniment alone),
+    the downloads. From about 660 px wide the voice's column (input, examples, plan controls) and the controls'
+    column (seed, phase, Generate, the song) sit side by side, and so do the voice and the song.
 
     Args:
         weights: a weights directory or Hugging Face Hub id; None for ``$VOCALS2SONG_WEIGHTS`` or ``weights/``.
@@ -114,12 +115,33 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
         if song_app.model is None:
             gr.Markdown(f"> ⚠️ **No trained generator is available, so the demo cannot generate yet.** "
                         f"{html.escape(song_app.weights_error or '')}", elem_id="weights-notice")  # fmt: skip
-        with gr.Row():
-            with gr.Column(scale=2, min_width=COLUMN_MIN_WIDTH):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=COLUMN_MIN_WIDTH, elem_id="voice-column"):
                 voice = gr.Audio(
                     sources=["microphone", "upload"], type="filepath", label="Your voice", elem_id="voice-input"
                 )
-            with gr.Column(scale=1, min_width=COLUMN_MIN_WIDTH):
+                examples = _example_files()
+                if examples:
+                    # Made on each click (~0.3 s on 2 cores, like Generate; wired below): the song is then kept,
+                    # so its downloads and the plan controls work as for a recording. Gradio's example cache
+                    # stored the dB views inline in a CSV and failed on the first click.
+                    examples = gr.Examples(examples, inputs=[voice], label="Example voices: click one to hear its song",
+                                           cache_examples=False, examples_per_page=8)  # fmt: skip
+                with gr.Row(elem_id="plan-controls"):
+                    key = gr.Dropdown(KEYS, value="auto", label="Key", min_width=140, elem_id="key")
+                    happy = gr.Dropdown(HAPPY, value="auto", label="Major or minor", min_width=140, elem_id="happy")
+                    jazz = gr.Slider(0.0, 1.0, value=DEFAULT_JAZZ, step=0.1, label="Chord complexity",
+                                     info="0: common progressions; 1: the melody's own chords, more sevenths",
+                                     min_width=200, elem_id="jazz")  # fmt: skip
+                    with gr.Column(min_width=200):
+                        tempo = gr.Number(value=0, minimum=0, maximum=MAX_TEMPO_BPM, label="Tempo (BPM, 0 = auto)",
+                                          elem_id="tempo")  # fmt: skip
+                        with gr.Row():
+                            half_tempo = gr.Button("½ tempo", size="sm", min_width=80, elem_id="half-tempo")
+                            double_tempo = gr.Button("2× tempo", size="sm", min_width=80, elem_id="double-tempo")
+                show_plan = gr.Checkbox(False, label="Show the plan: its chords, bars and beats over your melody, and "
+                                        "its B channel (blue) on the voice's image", elem_id="show-plan")  # fmt: skip
+            with gr.Column(scale=1, min_width=COLUMN_MIN_WIDTH, elem_id="controls-column"):
                 mode = output_mode_radio(song_app.model)
                 with gr.Row():
                     seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Variation seed",
@@ -127,21 +149,12 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
                     surprise = gr.Button("Surprise me", size="sm", min_width=120, elem_id="surprise")
                 phase = gr.Radio(PHASES, value="predicted", label="Phase")
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")
-        with gr.Row(elem_id="plan-controls"):
-            key = gr.Dropdown(KEYS, value="auto", label="Key", min_width=140, elem_id="key")
-            happy = gr.Dropdown(HAPPY, value="auto", label="Major or minor", min_width=140, elem_id="happy")
-            jazz = gr.Slider(0.0, 1.0, value=DEFAULT_JAZZ, step=0.1, label="Chord complexity",
-                             info="0: common progressions; 1: the melody's own chords, more sevenths",
-                             min_width=200, elem_id="jazz")  # fmt: skip
-            with gr.Column(min_width=200):
-                tempo = gr.Number(value=0, minimum=0, maximum=MAX_TEMPO_BPM, label="Tempo (BPM, 0 = auto)",
-                                  elem_id="tempo")  # fmt: skip
-                with gr.Row():
-                    half_tempo = gr.Button("½ tempo", size="sm", min_width=80, elem_id="half-tempo")
-                    double_tempo = gr.Button("2× tempo", size="sm", min_width=80, elem_id="double-tempo")
-            show_plan = gr.Checkbox(False, label="Show the plan on the voice's image (B: chord tones and beats, blue)",
-                                    min_width=160, elem_id="show-plan")  # fmt: skip
-        status = gr.Markdown(elem_id="status")
+                # The result right under the button (on a phone the pictures are far below it).
+                status = gr.Markdown(elem_id="status")
+                song_audio = gr.Audio(label="Your song", interactive=False, elem_id="song-audio")
+        chord_chart = gr.HTML(label="Chord chart", elem_id="chord-chart")
+        plan_picture = gr.Image(label="The plan", type="filepath", interactive=False, visible=False,
+                                elem_id="plan-picture")  # fmt: skip
         with gr.Row(equal_height=False, elem_id="outputs"):
             with gr.Column(min_width=COLUMN_MIN_WIDTH):
                 voice_image = gr.Image(label="Your voice as an R/G image", height=IMAGE_HEIGHT, interactive=False,
@@ -154,10 +167,8 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
                                       elem_id="song-image")  # fmt: skip
                 song_decibels = gr.Plot(label="Predicted song in dB", show_label=False, format="png",
                                         elem_id="song-decibels")  # fmt: skip
-                song_audio = gr.Audio(label="Predicted song", interactive=False, elem_id="song-audio")
                 accompaniment_audio = gr.Audio(label="Accompaniment alone", interactive=False,
                                                elem_id="accompaniment-audio")  # fmt: skip
-        chord_chart = gr.HTML(label="Chord chart", elem_id="chord-chart")
         prepare = gr.Button("Prepare downloads: the song and the accompaniment (WAV), both images (16-bit PNG), the plan (MIDI)",
                             size="sm", elem_id="prepare-downloads")  # fmt: skip
         downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
@@ -165,21 +176,9 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
         outputs = [voice_image, song_image, voice_decibels, song_decibels, voice_audio, song_audio,
                    accompaniment_audio, chord_chart, status, song_key]  # fmt: skip
         request_inputs = [voice, mode, seed, phase, key, happy, jazz, tempo, show_plan]
-
-        examples = _example_files()
         if examples:
-            gr.Examples(
-                examples,
-                inputs=[voice],
-                outputs=outputs,
-                fn=song_app.example,
-                # Made on each click (~0.3 s on 2 cores, like Generate): the song is then kept, so its downloads
-                # and the plan controls work as for a recording. Gradio's example cache stored the dB views
-                # inline in a CSV and failed on the first click.
-                cache_examples=False,
-                run_on_click=True,
-                label="Example voices",
-            )
+            examples.load_input_event.then(song_app.example, inputs=[voice], outputs=outputs, api_visibility="private",
+                                           concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
         gr.Markdown(HOW_IT_WORKS)
 
         generate.click(lambda: None, outputs=downloads, api_visibility="private", queue=False)  # not the old song's
@@ -206,6 +205,9 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
                 concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
         show_plan.change(song_app.voice_picture, inputs=[song_key, show_plan], outputs=voice_image,
                          api_visibility="private", queue=False)  # fmt: skip
+        # the plan's picture follows the song (every way of making one sets a new key) and the check box
+        gr.on([song_key.change, show_plan.change], song_app.plan_picture, inputs=[song_key, show_plan],
+              outputs=plan_picture, api_visibility="private", queue=False)  # fmt: skip
         prepare.click(song_app.downloads, inputs=song_key, outputs=downloads, api_name="downloads",
                       concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)

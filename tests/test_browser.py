@@ -216,8 +216,9 @@ def upload_and_generate(page, voice: Path) -> None:
 
 
 def test_phone_width_stacks_and_stays_legible(app_url, browser, tmp_path):
-    """At 390 px the inputs, the voice's image, dB view and player, then the song's, come one under the other,
-    nothing is wider than the screen, and the dB views' text is shown at 9 px or more."""
+    """At 390 px the inputs, Generate and the song's player right under it, then the voice's image, dB view and
+    player, then the song's, come one under the other; nothing is wider than the screen, no control's text is
+    cut off, and the dB views' text is shown at 9 px or more. (The song once appeared ~1,000 px below Generate.)"""
     voice = fake_voice(tmp_path / "phone.wav", seconds=4.0)
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = context.new_page()
@@ -229,15 +230,21 @@ def test_phone_width_stacks_and_stays_legible(app_url, browser, tmp_path):
                 const box = document.querySelector(selector).getBoundingClientRect();
                 return [selector, [box.left, box.top, box.width, box.height]];
             }))""",
-            ["#voice-input", "#generate", "#voice-image img", "#voice-decibels img", "#voice-audio",
-             "#song-image img", "#song-decibels img", "#song-audio", "#accompaniment-audio"],
+            ["#voice-input", "#generate", "#status", "#song-audio", "#voice-image img", "#voice-decibels img",
+             "#voice-audio", "#song-image img", "#song-decibels img", "#accompaniment-audio"],
         )
+        generate_bottom = boxes["#generate"][1] + boxes["#generate"][3]
+        assert boxes["#song-audio"][1] - generate_bottom < 120, boxes  # the result is right under the button
         order = list(boxes)
         for above, below in zip(order, order[1:]):
             assert boxes[above][1] + boxes[above][3] <= boxes[below][1] + 1, (above, below, boxes)
         for selector, (left, top, width, height) in boxes.items():
             assert left >= 0 and left + width <= PHONE["width"] + 0.5, (selector, boxes[selector])
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        cut = page.evaluate("""() => [...document.querySelectorAll('#plan-controls input, #plan-controls label')]
+            .filter((element) => element.offsetParent && element.scrollWidth > element.clientWidth + 1)
+            .map((element) => element.value || element.innerText)""")
+        assert cut == [], cut  # "Auto (from your voice)" was cut to "Auto (from your v"
         for selector in ("#voice-decibels img", "#song-decibels img"):
             text_px = 10.5 * 150 / 72 * boxes[selector][2] / DECIBEL_VIEW_WIDTH
             assert text_px >= SMALLEST_TEXT_PX, (selector, boxes[selector], text_px)
@@ -294,9 +301,15 @@ def test_chord_chart_plan_controls_and_the_b_toggle(app_url, browser, tmp_path):
                                timeout=30_000)  # fmt: skip
         shown = blue_share()
         assert plain < 0.001 < 0.01 < shown, (plain, shown)
+        picture = page.locator("#plan-picture img")  # and the plan as a picture a person reads
+        picture.wait_for(state="visible", timeout=30_000)
+        size = page.evaluate("async () => { const img = document.querySelector('#plan-picture img'); await img.decode();"
+                             " return [img.naturalWidth, img.naturalHeight, img.getBoundingClientRect().width]; }")
+        assert size[:2] == [1080, 390] and size[2] >= 600, size
         page.locator("#show-plan input").uncheck()
         page.wait_for_timeout(1500)
         assert blue_share() < 0.001
+        assert not page.locator("#plan-picture img").is_visible()
 
         page.locator("#key input").click()
         page.get_by_role("option", name="D", exact=True).click()
@@ -310,6 +323,35 @@ def test_chord_chart_plan_controls_and_the_b_toggle(app_url, browser, tmp_path):
             "(bpm) => (document.querySelector('#chord-chart p')?.innerText || '').includes(', ' + bpm + ' BPM')",
             arg=f"{halved:.0f}", timeout=60_000)  # fmt: skip
         assert chart_heading(page).startswith("D ")  # the key chosen before stays
+    finally:
+        context.close()
+
+
+def test_the_inputs_leave_no_empty_area_on_a_desktop(app_url, browser, tmp_path):
+    """Side by side, the voice's column (input, examples, plan controls) and the controls' column (seed, phase,
+    Generate, the song) end within 150 px of each other, before and after a song: the voice input once sat
+    over a 280-380 px empty area."""
+    voice = fake_voice(tmp_path / "columns.wav", seconds=3.0)
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    page = context.new_page()
+
+    def check_columns() -> None:
+        bottoms = page.evaluate("""() => ['#voice-column', '#controls-column'].map(
+            (selector) => { const column = document.querySelector(selector);
+                            const last = [...column.querySelectorAll('*')].map((e) => e.getBoundingClientRect())
+                                .filter((box) => box.height > 0).reduce((low, box) => Math.max(low, box.bottom), 0);
+                            return [column.getBoundingClientRect().left, last]; })""")
+        (voice_left, voice_bottom), (controls_left, controls_bottom) = bottoms
+        assert controls_left > voice_left, bottoms  # side by side
+        assert abs(voice_bottom - controls_bottom) < 150, bottoms
+
+    try:
+        open_app(page, app_url)
+        page.wait_for_timeout(1000)
+        check_columns()
+        upload_and_generate(page, voice)
+        page.locator("#status").get_by_text("Done").wait_for(timeout=30_000)
+        check_columns()
     finally:
         context.close()
 

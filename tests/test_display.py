@@ -71,3 +71,28 @@ def test_display_jpeg_is_the_image_flipped():
     assert pixels.shape == (CONFIG.nb_bins, 64, 3)
     assert pixels[-100:, :, 0].mean() > 0.95 and pixels[:-110, :, 0].mean() < 0.05  # low frequencies at the bottom
     assert np.abs(pixels[::-1, :, 1] - image[..., 1]).mean() < 0.03  # the noisy phase survives quality 90
+
+
+def test_the_plan_picture_shows_the_melody_where_it_is_sung():
+    """plan_png: 1080 x 390 pixels; the melody's blue where its note is (time across, pitch up), nowhere in the
+    half of the picture where nothing is sung; a plan without a melody still draws."""
+    from vocals2song.plan.harmony import Chord, Harmony, MelodyNote
+    from vocals2song.web.display import MELODY_COLOUR, plan_png
+
+    beats = tuple(0.5 * index for index in range(16))
+    chords = (Chord(0.0, 2.0, 0, "maj"), Chord(2.0, 4.0, 7, "7"), Chord(4.0, 8.0, 9, "min"))
+    harmony = Harmony(0, "major", 120.0, beats, beats[::4], chords, 8.0, (MelodyNote(0.5, 3.5, 67.0),))
+
+    def pixels(plan: Harmony) -> np.ndarray:
+        with Image.open(io.BytesIO(plan_png(plan))) as picture:
+            return np.asarray(picture.convert("RGB"), dtype=np.int16)
+
+    picture = pixels(harmony)
+    assert picture.shape == (390, 1080, 3)
+    blue = np.all(np.abs(picture - np.frombuffer(bytes.fromhex(MELODY_COLOUR[1:]), np.uint8).astype(np.int16)) < 30, axis=-1)
+    columns = np.flatnonzero(blue.any(axis=0))
+    assert columns.size > 100
+    left, right = 0.09 * 1080, 0.98 * 1080  # the axes, 0-8 s across
+    assert left + 0.5 / 8 * (right - left) - 3 <= columns.min() and columns.max() <= left + 3.5 / 8 * (right - left) + 3
+    bare = pixels(Harmony(0, "major", 120.0, beats, beats[::4], chords, 8.0))
+    assert not np.all(np.abs(bare - np.frombuffer(bytes.fromhex(MELODY_COLOUR[1:]), np.uint8).astype(np.int16)) < 30, axis=-1).any()

@@ -1,4 +1,5 @@
-"""Pictures of R/G images for people: the display JPEG and the dB view (magnitude over time and frequency).
+"""Pictures for people: the display JPEG and the dB view (magnitude over time and frequency) of R/G images, and
+the plan as a picture (chords over bars, beats, the melody).
 
 The dB views are a matplotlib figure built once and updated per request: everything that does not depend on
 the images (titles, frequency axis, colour bar, labels) is drawn once and kept as bitmaps. Each render pastes
@@ -15,6 +16,7 @@ import numpy as np
 
 from vocals2song.config import SpectrogramConfig
 from vocals2song.codec.image_files import display_image, png_bytes
+from vocals2song.plan.harmony import PITCH_NAMES, Harmony
 
 JPEG_QUALITY = 90  # with full-resolution colour (4:4:4): the R/G texture looks the same as the PNG's
 COLOUR_MAP = "magma"
@@ -128,3 +130,71 @@ class DecibelViews:
                     self._axes.draw_artist(spine)
                 pictures.append(png_bytes(np.asarray(self._canvas.buffer_rgba())[..., :3], settings=PLOT_PNG))
         return pictures
+
+
+PLAN_INCHES = (7.2, 2.6)  # 1080 x 390 pixels at 150 dpi: chord names stay readable on a 360 px phone column
+PLAN_FONT_SIZE = 11.0
+MELODY_COLOUR = "#1f5fbf"
+CHORD_TONE_COLOUR = "#e07b00"
+
+
+def plan_png(harmony: Harmony) -> bytes:
+    """The plan as a picture a person reads: time (s) across; one band per chord with its name over it, bar lines
+    (downbeats) across the whole picture, each beat a tick on the time axis; the sung melody as a line of notes
+    (pitch names up the side), with the chord's tones as faint lines behind it so a note on a chord tone shows.
+    Key and tempo are the title. PNG bytes, ``PLAN_INCHES`` at ``FIGURE_DPI``."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context({"font.size": PLAN_FONT_SIZE}):
+        figure = Figure(figsize=PLAN_INCHES, dpi=FIGURE_DPI)
+        canvas = FigureCanvasAgg(figure)
+        axes = figure.add_axes((0.09, 0.17, 0.89, 0.58))
+        names = figure.add_axes((0.09, 0.75, 0.89, 0.12), sharex=axes)  # the chord names, over the bars
+        duration = max(harmony.duration, 1e-3)
+        pitches = [note.pitch for note in harmony.melody] or [60.0, 67.0]
+        low, high = np.floor(min(pitches)) - 3, np.ceil(max(pitches)) + 3
+        seconds_per_inch = duration / (PLAN_INCHES[0] * 0.89)
+        spans = []  # (start, end, chord): a chord that repeats is one span
+        for chord in harmony.chords:
+            if spans and spans[-1][2].name == chord.name and abs(spans[-1][1] - chord.start) < 1e-3:
+                spans[-1] = (spans[-1][0], chord.end, chord)
+            else:
+                spans.append((chord.start, chord.end, chord))
+        for index, (start, end, chord) in enumerate(spans):
+            start, end = max(start, 0.0), min(end, duration)
+            if end <= start:
+                continue
+            shade = "#f0f0f0" if index % 2 else "#ffffff"
+            names.axvspan(start, end, color=shade, linewidth=0)
+            inches = (end - start) / seconds_per_inch
+            for size, inches_per_letter in ((PLAN_FONT_SIZE, 0.11), (0.75 * PLAN_FONT_SIZE, 0.08)):
+                if inches > inches_per_letter * max(2, len(chord.name)):  # room for the name at this size
+                    names.text((start + end) / 2, 0.5, chord.name, ha="center", va="center", fontweight="bold",
+                               fontsize=size)  # fmt: skip
+                    break
+            for tone in chord.pitch_classes:  # the chord's tones in the melody's range
+                for pitch in np.arange(low + (tone - low) % 12, high + 1, 12):
+                    axes.hlines(pitch, start, end, color=CHORD_TONE_COLOUR, alpha=0.35, linewidth=1.2)
+        for note in harmony.melody:
+            axes.hlines(note.pitch, note.start, note.end, color=MELODY_COLOUR, linewidth=3.0)
+        for bar in harmony.downbeats:
+            for panel in (axes, names):
+                panel.axvline(bar, color="0.35", linewidth=0.9)
+        names.set_ylim(0, 1)
+        names.set_yticks([])
+        names.tick_params(labelbottom=False, bottom=False)
+        names.set_title(f"{harmony.key_name}, {harmony.tempo_bpm:.0f} BPM: chords, bars, beats and your melody",
+                        fontsize=PLAN_FONT_SIZE)  # fmt: skip
+        axes.set_xlim(0.0, duration)
+        axes.set_ylim(low, high)
+        axes.set_xticks([beat for beat in harmony.beats if 0.0 <= beat <= duration], minor=True)
+        axes.tick_params(axis="x", which="minor", length=5, width=1.0)
+        axes.set_xlabel("time (s)")
+        step = 5 if high - low > 18 else 2
+        ticks = [pitch for pitch in range(int(low), int(high) + 1) if pitch % 12 in (0, 7) or (step == 2 and pitch % 12 in (4,))]
+        axes.set_yticks(ticks, [f"{PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}" for pitch in ticks])
+        axes.grid(False)
+        canvas.draw()
+        return png_bytes(np.asarray(canvas.buffer_rgba())[..., :3], settings=PLOT_PNG)

@@ -24,7 +24,7 @@ import numpy as np
 from gradio.components.plot import PlotData
 
 from vocals2song.audio import load_audio
-from vocals2song.web.display import DecibelViews, display_jpeg
+from vocals2song.web.display import DecibelViews, display_jpeg, plan_png
 from vocals2song.errors import Vocals2SongError, WeightsError
 from vocals2song.plan.controls import DEFAULT_JAZZ, MAX_TEMPO_BPM, MIN_TEMPO_BPM, PlanControls
 from vocals2song.plan.harmony import PITCH_NAMES, Harmony, chart_bars
@@ -60,8 +60,8 @@ FAILURE_MESSAGE = "Processing failed; please try again with another recording."
 MODES = [("Full mixture (the generated song)", "mixture"), ("Your voice + generated accompaniment", "accompaniment")]
 PHASES = [("Predicted (the generator's phase, or PGHI for magnitude only)", "predicted"),
           ("Rebuilt from magnitude (PGHI + Griffin-Lim)", "griffinlim")]
-KEYS = [("Auto (from your voice)", "auto")] + [(name, name) for name in PITCH_NAMES]
-HAPPY = [("Auto (from your voice)", "auto"), ("Major", "major"), ("Minor", "minor"), ("Half and half", "both")]
+KEYS = [("Auto", "auto")] + [(name, name) for name in PITCH_NAMES]
+HAPPY = [("Auto", "auto"), ("Major", "major"), ("Minor", "minor"), ("Half and half", "both")]
 HAPPY_VALUES = {"auto": None, "major": 1.0, "minor": 0.0, "both": 0.5}
 BARS_PER_ROW = 4  # chord chart cells per row
 class SongApp:
@@ -109,7 +109,7 @@ class SongApp:
     def warm_up(self) -> None:
         """Take every path a request takes once, so that no person waits for a first call: the generator on each
         input shape a request can give it (TensorFlow prepares its kernels per shape), then two whole requests
-        (44.1 and 48 kHz, both output modes, both phases) with their images, dB views and downloads."""
+        (44.1 and 48 kHz, both output modes, both phases) with their images, dB views, plan picture and downloads."""
         if self.model is None:
             return
         started = time.perf_counter()
@@ -120,7 +120,10 @@ class SongApp:
             for sample_rate, mode, phase in ((44100, "mixture", "predicted"), (48000, "accompaniment", "griffinlim")):
                 path = write_tone(folder / f"tone-{sample_rate}.wav", WARMUP_SECONDS, sample_rate)
                 key = self._respond(path, mode, 0, phase, lambda *args, **kwargs: None)[-1]
-                write_downloads(self.kept.pop(key), folder)
+                kept = self.kept.pop(key)
+                write_downloads(kept, folder)
+                if kept.harmony is not None:
+                    plan_png(kept.harmony)  # matplotlib's first figure loads its fonts
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         logger.info("Generator from %s warmed up in %.2f s", self.model.source, time.perf_counter() - started)
@@ -179,6 +182,17 @@ class SongApp:
         path = folder / ("voice-plan.jpg" if show_plan else "voice-image.jpg")
         path.write_bytes(display_jpeg(kept.voice_image, show_plan=bool(show_plan)))
         return str(path)
+
+    def plan_picture(self, song_key: str | None, show_plan):
+        """The kept song's plan as a picture (:func:`vocals2song.web.display.plan_png`), shown while "Show the plan"
+        is ticked and the song has a plan; hidden otherwise."""
+        kept = self.kept.get(song_key) if song_key else None
+        if not show_plan or kept is None or kept.harmony is None:
+            return gr.update(visible=False)
+        folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_root))
+        path = folder / "plan.png"
+        path.write_bytes(plan_png(kept.harmony))
+        return gr.update(value=str(path), visible=True)
 
     def _respond(self, path: Path, mode: str, seed: int, phase: str, progress, plan: PlanControls | None = None,
                  show_plan: bool = False) -> tuple:
