@@ -80,7 +80,8 @@ def output_mode_radio(model: SongGenerator | None) -> gr.Radio:
     """The output-mode choice; hidden when the generator predicts the accompaniment (the song is then always your
     exact voice plus the generated accompaniment, see :func:`vocals_to_song`: there is nothing to choose)."""
     if model is not None and model.config.target == "accompaniment":
-        return gr.Radio([MODES[1]], value="accompaniment", label="Output", visible=False)
+        # Both choices stay (hidden), so that an API client sending either mode is answered, as before.
+        return gr.Radio(MODES, value="accompaniment", label="Output", visible=False)
     return gr.Radio(MODES, value="mixture", label="Output")
 
 
