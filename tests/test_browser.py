@@ -250,9 +250,9 @@ def test_phone_width_stacks_and_stays_legible(app_url, browser, tmp_path):
             assert text_px >= SMALLEST_TEXT_PX, (selector, boxes[selector], text_px)
         page.locator("#status").get_by_text("Done").wait_for(timeout=10_000)
 
-        # the voice's image, dB view and player, and the song's image and dB view: what a phone shows first
-        top = page.evaluate("document.querySelector('#outputs').getBoundingClientRect().top + window.scrollY")
-        bottom = page.evaluate("document.querySelector('#song-decibels').getBoundingClientRect().bottom"
+        # Generate and the song's player under it, the chord chart, then the voice's image and dB view
+        top = page.evaluate("document.querySelector('#generate').getBoundingClientRect().top + window.scrollY")
+        bottom = page.evaluate("document.querySelector('#voice-decibels').getBoundingClientRect().bottom"
                                " + window.scrollY")  # fmt: skip
         page.screenshot(path=str(tmp_path / "phone.png"), full_page=True,
                         clip={"x": 0, "y": top - 8, "width": PHONE["width"], "height": bottom - top + 16})  # fmt: skip
