@@ -192,8 +192,8 @@ def plan_png(harmony: Harmony) -> bytes:
         axes.set_xticks([beat for beat in harmony.beats if 0.0 <= beat <= duration], minor=True)
         axes.tick_params(axis="x", which="minor", length=5, width=1.0)
         axes.set_xlabel("time (s)")
-        step = 5 if high - low > 18 else 2
-        ticks = [pitch for pitch in range(int(low), int(high) + 1) if pitch % 12 in (0, 7) or (step == 2 and pitch % 12 in (4,))]
+        named = (0, 7) if high - low > 18 else (0, 4, 7)  # the pitch classes named up the side: C, (E,) G
+        ticks = [pitch for pitch in range(int(low), int(high) + 1) if pitch % 12 in named]
         axes.set_yticks(ticks, [f"{PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}" for pitch in ticks])
         axes.grid(False)
         canvas.draw()
