@@ -1,4 +1,5 @@
-"""The B channel: render_plan's layout, its shift consistency (whole pair = crops), and image files carrying B."""
+"""The B channel: render_plan's layout (chords, style, beats), its shift consistency (whole pair = crops), and image
+files carrying B."""
 
 import numpy as np
 import pytest
@@ -6,9 +7,11 @@ from scipy import signal
 
 from vocals2song.codec import spectrogram as codec
 from vocals2song.config import SpectrogramConfig
+from vocals2song.errors import PlanError
 from vocals2song.plan.harmony import Chord, Harmony
 from vocals2song.codec.image_files import load_image, save_image
-from vocals2song.plan.channel import BEAT_BAND, DOWNBEAT_BAND, render_plan
+from vocals2song.plan.channel import BEAT_BAND, DOWNBEAT_BAND, STYLE_BAND, STYLE_SLOTS, render_plan, style_rows
+from vocals2song.plan.style import STYLES
 
 CONFIG = SpectrogramConfig()
 FRAMES_PER_SECOND = CONFIG.sample_rate / CONFIG.hop_length
@@ -63,15 +66,38 @@ def test_beats_and_downbeats_mark_their_bands():
     assert not np.any(plane[band_rows(BEAT_BAND).start - 1, :])  # no chord line reaches the beat band
 
 
+def test_a_style_lights_its_own_slot_of_the_style_band_and_nothing_else():
+    without = render_plan(plan_harmony(), CONFIG, 345)
+    band = band_rows(STYLE_BAND)
+    assert not np.any(without[band])  # no style: the band stays dark, as before styles existed
+    assert not np.any(without[band.start - 3:band.start])  # no chord line reaches the style band
+    assert len(STYLES) <= STYLE_SLOTS
+    slots = [style_rows(style, CONFIG.nb_bins) for style in STYLES]
+    assert slots[0].start == band.start and all(a.stop == b.start for a, b in zip(slots, slots[1:]))
+    assert all(slot.stop - slot.start >= 6 for slot in slots) and slots[-1].stop <= band.stop
+    for style, slot in zip(STYLES, slots):
+        plane = render_plan(plan_harmony(), CONFIG, 345, style=style)
+        assert np.all(plane[slot] == 1.0)  # the whole slot, every column
+        lit = np.zeros(CONFIG.nb_bins, bool)
+        lit[slot] = True
+        np.testing.assert_array_equal(plane[~lit], without[~lit])  # nothing else changes
+    assert np.array_equal(render_plan(plan_harmony(), CONFIG, 345, style=" Jazz "),
+                          render_plan(plan_harmony(), CONFIG, 345, style="jazz"))
+    assert not np.any(render_plan(None, CONFIG, 100, style="rock"))  # no plan, no style
+    with pytest.raises(PlanError, match="style must be one of"):
+        render_plan(plan_harmony(), CONFIG, 10, style="polka")
+
+
+@pytest.mark.parametrize("style", [None, "folk"])
 @pytest.mark.parametrize("first_frame", [1, 37, 200])
-def test_rendering_is_shift_consistent(first_frame):
+def test_rendering_is_shift_consistent(first_frame, style):
     """A crop of the whole pair's plane equals the plane of the harmony re-timed from the crop's start."""
     harmony = plan_harmony(offset=0.3)
-    whole = render_plan(harmony, CONFIG, 400)
+    whole = render_plan(harmony, CONFIG, 400, style=style)
     seconds = first_frame * CONFIG.hop_length / CONFIG.sample_rate
-    crop = render_plan(harmony.shifted(-seconds), CONFIG, 128)
+    crop = render_plan(harmony.shifted(-seconds), CONFIG, 128, style=style)
     np.testing.assert_allclose(crop, whole[:, first_frame:first_frame + 128], atol=1e-5)
-    np.testing.assert_allclose(render_plan(harmony, CONFIG, 128, first_frame=first_frame),
+    np.testing.assert_allclose(render_plan(harmony, CONFIG, 128, first_frame=first_frame, style=style),
                                whole[:, first_frame:first_frame + 128], atol=1e-6)
 
 
