@@ -97,3 +97,20 @@ def test_magnitude_only_needs_one_output_channel():
         ModelConfig(phase_representation="none")
     config = ModelConfig(generator=GeneratorConfig(output_channels=1), phase_representation="none")
     assert ModelConfig.from_dict(config.to_dict()) == config
+
+
+def test_styles_round_trip_through_config_json_and_are_checked(tmp_path):
+    from vocals2song.config import GeneratorConfig, ModelConfig, tiny_config
+    from vocals2song.model.weights import REPOSITORY_WEIGHTS, read_config
+
+    plan_generator = GeneratorConfig(width=4, depth=4, input_channels=3)
+    styled = tiny_config(generator=plan_generator, styles=("pop", "jazz"))
+    save_generator(tmp_path, build_generator(styled.generator), styled)
+    assert json.loads((tmp_path / CONFIG_FILE).read_text())["model"]["styles"] == ["pop", "jazz"]
+    assert read_config(tmp_path)[0] == styled and read_config(tmp_path)[0].styles == ("pop", "jazz")
+    assert read_config(REPOSITORY_WEIGHTS)[0].styles == ()  # the packaged config.json has no "styles": no style
+    for styles, message in ((("pop", "polka"), "names from"), (("pop", "pop"), "once"), (["pop"], "tuple")):
+        with pytest.raises(ValueError, match=message):
+            tiny_config(generator=plan_generator, styles=styles)
+    with pytest.raises(ValueError, match="input_channels 3"):
+        tiny_config(styles=("pop",))

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from vocals2song.plan.style import STYLES
+
 TARGETS = ("mixture", "accompaniment")
 PHASE_REPRESENTATIONS = ("raw", "if", "none")  # what the generator's second output channel holds, if any
 
@@ -102,6 +104,11 @@ class ModelConfig:
             original's), ``"if"`` (instantaneous frequency) or ``"none"`` (no phase channel: magnitude only).
         tile_frames: frames per generator call at inference; long inputs are tiled and cross-faded.
         overlap_frames: frames shared by neighbouring tiles (cross-faded).
+        styles: the accompaniment styles the generator was trained to read from B (names of
+            :data:`vocals2song.plan.style.STYLES`, each once; the trainer writes them in that order; drawn by
+            :func:`vocals2song.plan.channel.render_plan`), only for a generator that reads the plan. Empty: a
+            generator that knows no style (the packaged weights, and any config.json without a ``styles`` key); its B
+            never carries one.
         provenance: free-form record of how the weights were made (data, steps, hardware, commit...).
     """
 
@@ -111,6 +118,7 @@ class ModelConfig:
     phase_representation: str = "raw"
     tile_frames: int = 512
     overlap_frames: int = 64
+    styles: tuple[str, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -129,6 +137,12 @@ class ModelConfig:
             raise ValueError(f"tile_frames must be a multiple of {self.generator.frame_multiple}")
         if not 0 <= self.overlap_frames < self.tile_frames // 2:
             raise ValueError("overlap_frames must be in 0..tile_frames/2")
+        if not isinstance(self.styles, tuple) or any(style not in STYLES for style in self.styles):
+            raise ValueError(f"styles must be a tuple of names from {STYLES}, got {self.styles!r}")
+        if len(set(self.styles)) != len(self.styles):
+            raise ValueError(f"styles must name each style once, got {self.styles!r}")
+        if self.styles and not self.uses_plan:
+            raise ValueError("styles are read from the plan (B): they need input_channels 3")
 
     @property
     def uses_plan(self) -> bool:
@@ -149,6 +163,8 @@ class ModelConfig:
             generator_fields.setdefault("input_channels", channels)
             generator_fields.setdefault("output_channels", channels)
         generator = GeneratorConfig(**generator_fields)
+        if "styles" in data:  # a JSON list
+            data["styles"] = tuple(data["styles"])
         return cls(spectrogram=spectrogram, generator=generator, **data)
 
 

@@ -4,7 +4,7 @@
 
     {"format": "vocals2song-generator", "version": 1,
      "weights_file": "generator.weights.h5", "sha256": "<hex digest of the weights file>",
-     "model": {<ModelConfig.to_dict()>: spectrogram, generator, target, tiles, provenance}}
+     "model": {<ModelConfig.to_dict()>: spectrogram, generator, target, tiles, styles, provenance}}
 
 :func:`load_generator` reads the bundled ``weights/`` directory by default, any directory of that format, or
 (only when explicitly asked) a Hugging Face Hub repository id holding the same files.
