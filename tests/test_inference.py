@@ -184,6 +184,75 @@ def test_the_plan_reaches_a_plan_generator_only(tiny_model, tiny_plan_model):
     np.testing.assert_array_equal(plain.song, plain_no_plan.song)
 
 
+@pytest.fixture(scope="module")
+def tiny_styled_model():
+    """A debug-sized random-init plan generator that reads every style from B."""
+    import keras
+
+    from vocals2song.config import GeneratorConfig, tiny_config
+    from vocals2song.model.networks import build_generator
+    from vocals2song.model.weights import SongGenerator
+    from vocals2song.plan.style import STYLES
+
+    keras.utils.set_random_seed(0)
+    config = tiny_config(generator=GeneratorConfig(width=4, depth=4, input_channels=3), styles=STYLES)
+    return SongGenerator(config=config, network=build_generator(config.generator), source="tiny-styled")
+
+
+def test_a_styled_generator_reads_the_chosen_style_in_its_band_only(tiny_styled_model):
+    from vocals2song.plan.channel import STYLE_BAND, render_plan, style_rows
+
+    voice = synthetic_voice(2.0)
+    jazz = vocals_to_song(voice, 22050, tiny_styled_model, seed=1, style="Jazz")
+    rock = vocals_to_song(voice, 22050, tiny_styled_model, seed=1, style="rock", harmony=jazz.harmony)
+    assert (jazz.style, rock.style) == ("jazz", "rock")
+    nb_bins = jazz.voice_image.shape[0]
+    differs = np.flatnonzero(np.any(jazz.voice_image[..., 2] != rock.voice_image[..., 2], axis=1))
+    band = range(int(round(STYLE_BAND[0] * (nb_bins - 1))), int(round(STYLE_BAND[1] * (nb_bins - 1))))
+    assert len(differs) and all(row in band for row in differs)  # B differs between styles in the style band only
+    assert np.all(jazz.voice_image[style_rows("jazz", nb_bins), :, 2] == 1.0)
+    np.testing.assert_array_equal(jazz.voice_image[..., :2], rock.voice_image[..., :2])
+    assert not np.array_equal(jazz.song, rock.song)  # the generator reads it
+    default = vocals_to_song(voice, 22050, tiny_styled_model, seed=1, harmony=jazz.harmony)
+    assert default.style == "pop"  # DEFAULT_STYLE, which this generator knows
+    np.testing.assert_array_equal(default.voice_image[..., 2],
+                                  render_plan(jazz.harmony, tiny_styled_model.config.spectrogram,
+                                              jazz.voice_image.shape[1], style="pop"))
+    assert vocals_to_song(voice, 22050, tiny_styled_model, harmony=None).style is None  # no plan, no style drawn
+
+
+def test_styles_a_generator_does_not_play_are_refused_before_any_work(tiny_model, tiny_styled_model, monkeypatch):
+    import dataclasses
+
+    from vocals2song import inference
+    from vocals2song.errors import PlanError
+    from vocals2song.model.weights import SongGenerator
+
+    voice = synthetic_voice(1.0)
+    monkeypatch.setattr(inference, "estimate_harmony", lambda *args, **kwargs: pytest.fail("work was done"))
+    with pytest.raises(PlanError, match="style must be one of"):
+        vocals_to_song(voice, 22050, tiny_styled_model, style="polka")
+    two = SongGenerator(dataclasses.replace(tiny_styled_model.config, styles=("folk", "jazz")),
+                        tiny_styled_model.network, "two")
+    with pytest.raises(PlanError, match=r"plays only folk, jazz, not 'rock'"):
+        vocals_to_song(voice, 22050, two, style="rock")
+    assert inference.generator_style(two.config) == "folk"  # no pop: its first style
+    with pytest.raises(PlanError, match="trained without styles"):
+        vocals_to_song(voice, 22050, tiny_model, style="pop")
+    monkeypatch.undo()
+    plain = vocals_to_song(voice, 22050, tiny_model, seed=1)  # a generator without styles ignores style=None
+    assert plain.style is None
+
+
+def test_a_plan_generator_without_styles_sees_the_b_it_always_did(tiny_plan_model):
+    from vocals2song.plan.channel import render_plan
+
+    result = vocals_to_song(synthetic_voice(2.0), 22050, tiny_plan_model, seed=1)
+    assert result.style is None
+    np.testing.assert_array_equal(result.voice_image[..., 2], render_plan(
+        result.harmony, tiny_plan_model.config.spectrogram, result.voice_image.shape[1]))
+
+
 def test_plan_controls(tiny_model):
     from vocals2song.errors import PlanError
 

@@ -100,7 +100,7 @@ def test_magnitude_only_needs_one_output_channel():
 
 
 def test_styles_round_trip_through_config_json_and_are_checked(tmp_path):
-    from vocals2song.config import GeneratorConfig, ModelConfig, tiny_config
+    from vocals2song.config import GeneratorConfig, tiny_config
     from vocals2song.model.weights import REPOSITORY_WEIGHTS, read_config
 
     plan_generator = GeneratorConfig(width=4, depth=4, input_channels=3)

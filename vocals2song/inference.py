@@ -2,7 +2,8 @@
 
 Pipeline: resample to the model's rate → peak-normalise → STFT → R/G voice image → the plan read from the voice
 (:func:`vocals2song.plan.estimate.estimate_harmony`: key, tempo, beats, chords) drawn into B
-(:func:`vocals2song.plan.channel.render_plan`) → generator on overlapping tiles of ``tile_frames`` frames (batched, dropout
+(:func:`vocals2song.plan.channel.render_plan`), with the accompaniment's style for a generator trained on styles
+(:func:`generator_style`) → generator on overlapping tiles of ``tile_frames`` frames (batched, dropout
 seeded; it sees B only when its config says so, ``ModelConfig.uses_plan``) → cross-fade the tiles → decode the
 generator's target image in its phase representation (raw phase, instantaneous frequency, or magnitude only with the
 phase rebuilt by PGHI), optionally refined by fast Griffin-Lim → assemble song and accompaniment per output mode →
@@ -26,6 +27,7 @@ from vocals2song.codec.network import (
     tile_weights,
 )
 from vocals2song.audio import MIN_SECONDS, resample
+from vocals2song.config import ModelConfig
 from vocals2song.errors import AudioInputError, PlanError, ProcessingError
 from vocals2song.plan.controls import PlanControls
 from vocals2song.plan.estimate import estimate_harmony, resolve_controls
@@ -33,6 +35,7 @@ from vocals2song.plan.harmony import Harmony
 from vocals2song.plan.listening import ANALYSIS
 from vocals2song.model.networks import seed_dropout
 from vocals2song.plan.channel import render_plan
+from vocals2song.plan.style import DEFAULT_STYLE, check_style
 from vocals2song.codec.phase import pghi
 from vocals2song.model.weights import SongGenerator
 
@@ -61,6 +64,8 @@ class SongResult:
             accompaniment generator), same shape, raw phase in G whatever the generator's phase representation.
         image_length: samples at the model's rate that the images hold (what their files record to decode them).
         harmony: the plan the song was made with (key, tempo, beats, chords, the sung melody), or None.
+        style: the accompaniment style drawn into B (one of the generator's ``config.styles``); None when the
+            generator knows no style or there was no plan to draw it with.
     """
 
     song: np.ndarray
@@ -71,6 +76,34 @@ class SongResult:
     song_image: np.ndarray
     image_length: int
     harmony: Harmony | None = None
+    style: str | None = None
+
+
+def generator_style(config: ModelConfig, style: str | None = None) -> str | None:
+    """The style a generator plays for a request: what :func:`vocals_to_song` draws into B.
+
+    Args:
+        config: the generator's config; ``config.styles`` are the styles it was trained to read.
+        style: a name from :data:`vocals2song.plan.style.STYLES` (case ignored), or None for the generator's
+            default: :data:`~vocals2song.plan.style.DEFAULT_STYLE` when it knows it, else its first style.
+    Returns:
+        the style's name; None for a generator without styles (asked for none).
+    Raises:
+        PlanError: an unknown style, a style this generator was not trained on, or any style for a generator
+            that knows none.
+    """
+    if style is not None:
+        style = check_style(style)
+    if not config.styles:
+        if style is not None:
+            raise PlanError(f"This generator was trained without styles, so it cannot play {style!r}: leave the "
+                            "style unset.")
+        return None
+    if style is None:
+        return DEFAULT_STYLE if DEFAULT_STYLE in config.styles else config.styles[0]
+    if style not in config.styles:
+        raise PlanError(f"This generator plays only {', '.join(config.styles)}, not {style!r}.")
+    return style
 
 
 def output_rate(voice_rate: int, model_rate: int) -> int:
@@ -146,6 +179,7 @@ def vocals_to_song(
     seed: int = 0,
     harmony: Harmony | str | None = "auto",
     controls: PlanControls | None = None,
+    style: str | None = None,
     progress: Progress | None = None,
     **control_fields,
 ) -> SongResult:
@@ -169,13 +203,16 @@ def vocals_to_song(
         controls: the person's plan controls for ``"auto"`` (:class:`~vocals2song.plan.controls.PlanControls`);
             as a shorthand its fields may be given as keywords instead: ``key="A minor"``, ``tempo`` (beats per
             minute), ``happy`` (major 1 ↔ minor 0), ``jazz`` (fit 1 ↔ prior 0), ``chord_rhythm``.
+        style: the accompaniment's style, one of the generator's ``config.styles`` (drawn into B with the plan);
+            None plays its default (:func:`generator_style`). A generator without styles takes only None and sees
+            the B it always did.
         progress: optional callback ``(fraction in [0, 1], stage)``.
     Returns:
         SongResult at :func:`output_rate` (the voice's own rate from the model's up to 48 kHz): the voice as given
         (level-normalised), the accompaniment generated at the model's rate and resampled to it, the song their
         sum; output length = ceil(input length · output rate / input rate).
     Raises:
-        AudioInputError: non-finite, too short or silent voice. PlanError: a bad plan control.
+        AudioInputError: non-finite, too short or silent voice. PlanError: a bad plan control or style.
         ProcessingError: unusable model output.
     """
     if mode not in MODES:
@@ -185,6 +222,7 @@ def vocals_to_song(
     if not (harmony is None or harmony == "auto" or isinstance(harmony, Harmony)):
         raise PlanError(f"harmony must be 'auto', None or a Harmony, not {harmony!r}.")
     controls = resolve_controls(controls, control_fields)  # a bad control fails before any work
+    style = generator_style(model.config, style)  # and so does a style the generator does not play
     voice = np.asarray(voice, dtype=np.float32)
     if voice.ndim != 1:
         raise AudioInputError("The voice must be mono audio (one channel).")
@@ -209,7 +247,7 @@ def vocals_to_song(
             spectrogram_config.n_fft, spectrogram_config.hop_length) == (ANALYSIS.n_fft, ANALYSIS.hop_length)
         harmony = estimate_harmony(voice, rate, magnitude=np.abs(voice_spectrogram) if same_analysis else None,
                                    controls=controls)
-    plan = render_plan(harmony, spectrogram_config, voice_spectrogram.shape[1]) if harmony is not None else None
+    plan = None if harmony is None else render_plan(harmony, spectrogram_config, voice_spectrogram.shape[1], style=style)
     voice_image = codec.spectrogram_to_image(voice_spectrogram, spectrogram_config, plan)
     target_image = predict_image(model, voice_image, seed, lambda f, s: report(0.1 + 0.7 * f, s))
 
@@ -251,6 +289,7 @@ def vocals_to_song(
         song_image=predicted_image,
         image_length=length,
         harmony=harmony,
+        style=style if harmony is not None else None,
     )
 
 
