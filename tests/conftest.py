@@ -1,4 +1,5 @@
-"""Shared fixtures: synthetic voices, a tiny random-init generator, and the original project's samples."""
+"""Shared fixtures: synthetic voices, tiny random-init generators (plain, and one that reads styles), and the
+original project's samples."""
 
 from __future__ import annotations
 
@@ -79,6 +80,31 @@ def tiny_weights_dir(tmp_path_factory, tiny_model):
 
     directory = tmp_path_factory.mktemp("tiny-weights")
     save_generator(directory, tiny_model.network, tiny_model.config)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_styled_model():
+    """A debug-sized, random-init plan generator (three input channels) that reads every style from B."""
+    import keras
+
+    from vocals2song.config import GeneratorConfig, tiny_config
+    from vocals2song.model.networks import build_generator
+    from vocals2song.model.weights import SongGenerator
+    from vocals2song.plan.style import STYLES
+
+    keras.utils.set_random_seed(0)
+    config = tiny_config(generator=GeneratorConfig(width=4, depth=4, input_channels=3), styles=STYLES)
+    return SongGenerator(config=config, network=build_generator(config.generator), source="tiny-styled")
+
+
+@pytest.fixture(scope="session")
+def tiny_styled_weights_dir(tmp_path_factory, tiny_styled_model):
+    """The tiny styled generator saved in the weights/ format."""
+    from vocals2song.model.weights import save_generator
+
+    directory = tmp_path_factory.mktemp("tiny-styled-weights")
+    save_generator(directory, tiny_styled_model.network, tiny_styled_model.config)
     return directory
 
 

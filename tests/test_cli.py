@@ -63,6 +63,21 @@ def test_song_follows_the_plan_controls_and_writes_midi(tmp_path, voice_file, ti
     assert_one_line_error(bad, "tempo must be a number between 30 and 300")
 
 
+def test_song_plays_the_style_asked_for(tmp_path, voice_file, tiny_styled_weights_dir, tiny_weights_dir):
+    from vocals2song.codec.image_files import load_image
+    from vocals2song.plan.channel import style_rows
+
+    result = run_cli("song", voice_file, "-o", tmp_path / "song.wav", "--weights", tiny_styled_weights_dir,
+                     "--style", "Jazz", "--images", tmp_path / "images")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "style: jazz\n" in result.stdout
+    plan = load_image(tmp_path / "images" / "song.voice.png").plan
+    assert np.all(plan[style_rows("jazz", plan.shape[0])] > 0.99) and not np.any(plan[style_rows("pop", plan.shape[0])])
+    refused = run_cli("song", voice_file, "-o", tmp_path / "x.wav", "--weights", tiny_weights_dir, "--style", "rock")
+    assert_one_line_error(refused, "trained without styles")
+    assert not (tmp_path / "x.wav").exists()
+
+
 def test_encode_decode_round_trip(tmp_path, voice_file):
     assert run_cli("encode", voice_file, "-o", tmp_path / "voice.png").returncode == 0
     result = run_cli("decode", tmp_path / "voice.png", "-o", tmp_path / "voice.wav")

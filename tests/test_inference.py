@@ -184,21 +184,6 @@ def test_the_plan_reaches_a_plan_generator_only(tiny_model, tiny_plan_model):
     np.testing.assert_array_equal(plain.song, plain_no_plan.song)
 
 
-@pytest.fixture(scope="module")
-def tiny_styled_model():
-    """A debug-sized random-init plan generator that reads every style from B."""
-    import keras
-
-    from vocals2song.config import GeneratorConfig, tiny_config
-    from vocals2song.model.networks import build_generator
-    from vocals2song.model.weights import SongGenerator
-    from vocals2song.plan.style import STYLES
-
-    keras.utils.set_random_seed(0)
-    config = tiny_config(generator=GeneratorConfig(width=4, depth=4, input_channels=3), styles=STYLES)
-    return SongGenerator(config=config, network=build_generator(config.generator), source="tiny-styled")
-
-
 def test_a_styled_generator_reads_the_chosen_style_in_its_band_only(tiny_styled_model):
     from vocals2song.plan.channel import STYLE_BAND, render_plan, style_rows
 

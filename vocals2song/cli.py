@@ -14,6 +14,7 @@ from pathlib import Path
 from vocals2song import __version__
 from vocals2song.errors import Vocals2SongError
 from vocals2song.plan.controls import CHORD_RHYTHMS, DEFAULT_CHORD_RHYTHM, DEFAULT_JAZZ
+from vocals2song.plan.style import DEFAULT_STYLE, DESCRIPTIONS, STYLES
 from vocals2song.training.settings import FEEDER_CHOICES, PRECISIONS, TrainSettings
 
 TRAIN_DEFAULTS = TrainSettings()
@@ -60,6 +61,7 @@ def command_song(args: argparse.Namespace) -> None:
         harmony=None if args.no_plan else "auto",
         controls=PlanControls.make(key=args.key, tempo=args.tempo, happy=args.happy, jazz=args.jazz,
                                    chord_rhythm=args.chord_rhythm),
+        style=args.style,
         progress=_progress_printer(Path(args.voice).name),
     )
     write_wav(args.output, result.song, result.sample_rate)
@@ -79,6 +81,8 @@ def command_song(args: argparse.Namespace) -> None:
         written.append(str(write_midi(result.harmony, args.midi)))
     if result.harmony is not None:
         print(format_chart(result.harmony))
+    if result.style is not None:
+        print(f"style: {result.style}")
     print(f"wrote {', '.join(map(str, written))} ({time.perf_counter() - started:.2f} s)")
 
 
@@ -197,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how often the chords may change: every beat, half bar or bar (default: %(default)s)")
     song.add_argument("--jazz", type=float, default=DEFAULT_JAZZ, metavar="0..1",
                       help="chord complexity: 0 follows common progressions, 1 fits the melody with more sevenths")
+    song.add_argument("--style", choices=STYLES, type=str.lower,
+                      help="the accompaniment's style, for a generator trained on styles (default: its own, "
+                           f"{DEFAULT_STYLE} when it knows it): "
+                           + "; ".join(f"{name}: {DESCRIPTIONS[name]}" for name in STYLES))
     song.add_argument("--midi", metavar="PLAN.mid", help="also write the plan (melody and chords) as a MIDI file")
     song.add_argument("--no-plan", action="store_true", help="give the generator no plan (B = 0, the original's input)")
     song.add_argument("--max-seconds", type=float, default=60.0, help="decode at most this much of VOICE")
