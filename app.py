@@ -19,6 +19,7 @@ import signal
 
 import gradio as gr
 
+from vocals2song.inference import generator_style
 from vocals2song.model.weights import SongGenerator
 from vocals2song.web.handler import (  # noqa: F401  (SongApp, OUTPUT_NAMES, FAILURE_MESSAGE: the handler's API)
     COLUMN_MIN_WIDTH,
@@ -40,6 +41,7 @@ from vocals2song.web.handler import (  # noqa: F401  (SongApp, OUTPUT_NAMES, FAI
     QUEUE_MAX_SIZE,
     REQUEST_FILES_SECONDS,
     SongApp,
+    style_choices,
 )
 
 PIX2PIX_NOTEBOOK = "https://www.tensorflow.org/tutorials/generative/pix2pix"
@@ -85,6 +87,18 @@ def output_mode_radio(model: SongGenerator | None) -> gr.Radio:
     return gr.Radio(MODES, value="mixture", label="Output")
 
 
+def style_dropdown(model: SongGenerator | None) -> gr.Dropdown:
+    """The accompaniment's style: the styles the generator was trained on (its ``config.styles``), its default
+    chosen; hidden for a generator that knows no style (the packaged weights), which plays the one accompaniment it
+    learned. Hidden, it takes any value, so that an API client naming a style is answered by the handler's
+    sentence rather than gradio's list of (no) choices."""
+    styles = model.config.styles if model is not None else ()
+    if not styles:
+        return gr.Dropdown([], value=None, label="Style", visible=False, allow_custom_value=True, elem_id="style")
+    return gr.Dropdown(style_choices(styles), value=generator_style(model.config), label="Style",
+                       info="the band that plays your song", elem_id="style")
+
+
 def _example_files() -> list[list[str]]:
     return [[str(path)] for path in sorted(EXAMPLES_DIR.glob("*.wav"))] if EXAMPLES_DIR.is_dir() else []
 
@@ -93,10 +107,11 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
     """Load and warm up the generator, then build the UI (queue configured; not launched).
 
     The page is one column on a phone: the voice input, the example voices, the plan controls, then seed, phase,
-    Generate and the result (a line and the song's player) right under it, the chord chart (and the plan's
-    picture when asked), the voice (image, dB view, player), the song (image, dB view, the accompaniment alone),
-    the downloads. From about 660 px wide the voice's column (input, examples, plan controls) and the controls'
-    column (seed, phase, Generate, the song) sit side by side, and so do the voice and the song.
+    the style (only for a generator trained on styles, :func:`style_dropdown`), Generate and the result (a line and
+    the song's player) right under it, the chord chart (and the plan's picture when asked), the voice (image, dB
+    view, player), the song (image, dB view, the accompaniment alone), the downloads. From about 660 px wide the
+    voice's column (input, examples, plan controls) and the controls' column (seed, phase, style, Generate, the
+    song) sit side by side, and so do the voice and the song.
 
     Args:
         weights: a weights directory or Hugging Face Hub id; None for ``$VOCALS2SONG_WEIGHTS`` or ``weights/``.
@@ -149,6 +164,7 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
                                      min_width=120)  # fmt: skip
                     surprise = gr.Button("Surprise me", size="sm", min_width=120, elem_id="surprise")
                 phase = gr.Radio(PHASES, value="predicted", label="Phase")
+                style = style_dropdown(song_app.model)
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")
                 # The result right under the button (on a phone the pictures are far below it).
                 status = gr.Markdown(elem_id="status")
@@ -176,7 +192,7 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
         song_key = gr.State()  # which kept song "Prepare downloads" writes
         outputs = [voice_image, song_image, voice_decibels, song_decibels, voice_audio, song_audio,
                    accompaniment_audio, chord_chart, status, song_key]  # fmt: skip
-        request_inputs = [voice, mode, seed, phase, key, happy, jazz, tempo, show_plan]
+        request_inputs = [voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style]
         if examples:
             examples.load_input_event.then(song_app.example, inputs=[voice], outputs=outputs, api_visibility="private",
                                            concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
@@ -193,7 +209,8 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
         )
         # One rule for every control: a change makes the song again at once (once there is a voice); "Surprise
         # me" and the tempo buttons set their field first.
-        gr.on([key.change, happy.change, jazz.release, tempo.submit, seed.submit, phase.change, mode.change],
+        gr.on([key.change, happy.change, jazz.release, tempo.submit, seed.submit, phase.change, mode.change,
+               style.change],
               song_app.remake, inputs=request_inputs, outputs=outputs, api_visibility="private",
               concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
         surprise.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private", queue=False).then(

@@ -168,6 +168,8 @@ def test_handler_same_seed_same_song_and_modes(song_app, inputs):
         ("INPUTS/voice.wav", {"tempo": -5}, "tempo must be a number"),
         ("INPUTS/voice.wav", {"tempo": 1e6}, "tempo must be a number"),
         ("INPUTS/voice.wav", {"tempo": 5}, "between 30 and 300 beats per"),
+        ("INPUTS/voice.wav", {"style": "rock"}, "trained without styles"),
+        ("INPUTS/voice.wav", {"style": "polka"}, "The style must be one of"),
     ],
 )
 def test_handler_refuses_bad_requests(song_app, inputs, voice, options, message):
@@ -212,6 +214,40 @@ def test_output_mode_is_hidden_for_an_accompaniment_generator(tiny_model, target
     assert radio.value == ("accompaniment" if target == "accompaniment" else "mixture")
     assert radio.visible is (target != "accompaniment"), "a choice that cannot be made is not shown"
     assert [value for _, value in radio.choices] == ["mixture", "accompaniment"]  # an API client may send either
+
+
+def test_the_style_is_hidden_for_a_generator_without_styles(tiny_model):
+    dropdown = app.style_dropdown(tiny_model)
+    assert dropdown.visible is False and dropdown.value is None and dropdown.choices == []
+    assert app.style_dropdown(None).visible is False
+
+
+def test_a_styled_generator_offers_its_styles_and_plays_the_one_chosen(tiny_styled_weights_dir, inputs, monkeypatch):
+    from vocals2song.plan.channel import style_rows
+    from vocals2song.plan.style import STYLES
+    from vocals2song.web import handler
+
+    demo = app.build_demo(weights=tiny_styled_weights_dir, delete_cache=None)
+    dropdown, = [block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "style"]
+    assert dropdown.visible is not False and dropdown.value == "pop"
+    assert dropdown.choices == [(style.capitalize(), style) for style in STYLES]
+    generate, = [fn for fn in demo.fns.values() if fn.api_name == "generate"]
+    assert generate.inputs[-1] is dropdown  # the API's last parameter, "style"
+    remakes = [fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "remake"]
+    assert any((dropdown._id, "change") in fn.targets for fn in remakes)  # choosing a style makes the song again
+
+    song_app = app.SongApp(tiny_styled_weights_dir, input_roots=[inputs], delete_cache=None)
+    asked = []
+    real = handler.vocals_to_song
+    monkeypatch.setattr(handler, "vocals_to_song", lambda *args, **kwargs: asked.append(kwargs["style"]) or
+                        real(*args, **kwargs))
+    path = write(inputs / "styled.wav", sung_voice(1.5))
+    outputs = named(song_app.remake(path, "mixture", 0, "predicted", "auto", "auto", 0.5, 0, False, "Jazz"))
+    assert asked == ["jazz"] and "in the jazz style, seed 0." in outputs["status"]
+    kept = song_app.kept.get(outputs["song_key"])
+    assert np.all(kept.voice_image[style_rows("jazz", kept.voice_image.shape[0]), :, 2] == 1.0)
+    outputs = named(song_app.generate(path))
+    assert asked[-1] == "pop" and "in the pop style" in outputs["status"]  # the generator's default
 
 
 def test_handler_model_exception_is_generic_and_next_request_works(song_app, inputs, monkeypatch, caplog):

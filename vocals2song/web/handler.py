@@ -28,7 +28,7 @@ from vocals2song.web.display import DecibelViews, display_jpeg, plan_png
 from vocals2song.errors import Vocals2SongError, WeightsError
 from vocals2song.plan.controls import DEFAULT_JAZZ, MAX_TEMPO_BPM, MIN_TEMPO_BPM, PlanControls
 from vocals2song.plan.harmony import PITCH_NAMES, Harmony, chart_bars
-from vocals2song.inference import vocals_to_song
+from vocals2song.inference import generator_style, vocals_to_song
 from vocals2song.web.serving import (
     KeptSong,
     KeptSongs,
@@ -128,16 +128,24 @@ class SongApp:
             shutil.rmtree(folder, ignore_errors=True)
         logger.info("Generator from %s warmed up in %.2f s", self.model.source, time.perf_counter() - started)
 
+    @property
+    def styles(self) -> list[tuple[str, str]]:
+        """The style choices, (label, name) for each style the loaded generator was trained on (its
+        ``config.styles``); empty without a generator or for one that knows no style (the packaged weights)."""
+        return style_choices(self.model.config.styles if self.model is not None else ())
+
     def generate(self, voice, mode="mixture", seed=0, phase="predicted", key="auto", happy="auto", jazz=DEFAULT_JAZZ,
-                 tempo=0, show_plan=False, progress=gr.Progress()):
+                 tempo=0, show_plan=False, style=None, progress=gr.Progress()):
         """Voice file → the outputs of the UI, in the order of :data:`OUTPUT_NAMES`; the last, a key to the song
         kept for :meth:`downloads`, goes to a ``gr.State`` (API clients do not see it).
 
+        ``style`` is a name or label of :attr:`styles`; None or empty plays the generator's default
+        (:func:`vocals2song.inference.generator_style`), the only choice of a generator without styles.
         Every person-facing failure raises ``gr.Error`` with one sentence; anything unexpected is logged
         and reported with :data:`FAILURE_MESSAGE`.
         """
         try:
-            return self._generate(voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, progress)
+            return self._generate(voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style, progress)
         except gr.Error:
             raise
         except Vocals2SongError as error:
@@ -146,7 +154,7 @@ class SongApp:
             logger.exception("Generation failed for %r", voice)
             raise user_error(FAILURE_MESSAGE) from None
 
-    def _generate(self, voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, progress):
+    def _generate(self, voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style, progress):
         if self.model is None:
             raise WeightsError(self.weights_error or "No trained generator is loaded.")
         path = self._checked_path(voice)
@@ -154,15 +162,16 @@ class SongApp:
         phase = _checked_choice(phase, PHASES, "phase")
         seed = _checked_seed(seed)
         plan = _checked_plan_controls(key, happy, jazz, tempo)
+        style = self._checked_style(style)
         self.purge()
-        return self._respond(path, mode, seed, phase, progress, plan, bool(show_plan))
+        return self._respond(path, mode, seed, phase, progress, plan, bool(show_plan), style)
 
     def remake(self, voice, mode="mixture", seed=0, phase="predicted", key="auto", happy="auto", jazz=DEFAULT_JAZZ,
-               tempo=0, show_plan=False, progress=gr.Progress()):
+               tempo=0, show_plan=False, style=None, progress=gr.Progress()):
         """:meth:`generate` after a plan control changed; nothing happens while there is no voice yet."""
         if voice is None or voice == "":
             return tuple(gr.skip() for _ in OUTPUT_NAMES)
-        return self.generate(voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, progress)
+        return self.generate(voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style, progress)
 
     def scaled_tempo(self, song_key: str | None, tempo, factor: float):
         """The "½ tempo" and "2× tempo" fixes: the tempo field set to the current plan's tempo (the one given, or
@@ -195,7 +204,7 @@ class SongApp:
         return gr.update(value=str(path), visible=True)
 
     def _respond(self, path: Path, mode: str, seed: int, phase: str, progress, plan: PlanControls | None = None,
-                 show_plan: bool = False) -> tuple:
+                 show_plan: bool = False, style: str | None = None) -> tuple:
         """A checked request → its outputs; the two display images are written to a new request folder (gradio
         copies them into its cache; the three WAVs it writes there itself)."""
         progress = throttled(progress, PROGRESS_SECONDS)
@@ -210,6 +219,7 @@ class SongApp:
             seed=seed,
             progress=lambda fraction, stage: progress(0.05 + 0.85 * fraction, desc=stage.capitalize()),
             controls=plan,
+            style=style,
         )
         progress(0.9, desc="Drawing")
         request_dir = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_root))
@@ -218,7 +228,8 @@ class SongApp:
         song_image.write_bytes(display_jpeg(result.song_image))
         voice_decibels, song_decibels = self.decibel_views.render([result.voice_image, result.song_image])
         length = len(result.song)
-        status = f"Done: {length / result.sample_rate:.1f} s of song, seed {seed}."
+        played = f" in the {result.style} style" if result.style else ""
+        status = f"Done: {length / result.sample_rate:.1f} s of song{played}, seed {seed}."
         if audio.truncated:
             status = (
                 f"⚠️ Your recording is longer than {MAX_SECONDS} s; only its first {MAX_SECONDS} s were used. {status}"
@@ -259,6 +270,18 @@ class SongApp:
         except Exception:
             logger.exception("Writing the downloads failed")
             raise user_error(FAILURE_MESSAGE) from None
+
+    def _checked_style(self, style) -> str | None:
+        """The style control (a name or a label of :attr:`styles`, None or empty for the default) → the style the
+        generator plays, None for one without styles; one sentence for a style it does not play."""
+        if style is None or style == "":
+            style = None
+        else:
+            style = {label: name for label, name in self.styles}.get(style, style)
+        try:
+            return generator_style(self.model.config, style)
+        except Vocals2SongError as error:
+            raise user_error(str(error)) from None
 
     def _checked_path(self, voice) -> Path:
         """The uploaded file's path; refuses nothing, non-paths and files outside ``input_roots``."""
@@ -302,6 +325,13 @@ OUTPUT_NAMES = (
     "status",
     "song_key",
 )
+
+
+def style_choices(styles: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(label, name) for each style: "Jazz" for "jazz"."""
+    return [(style.capitalize(), style) for style in styles]
+
+
 def throttled(progress, seconds: float):
     """``progress`` called at most once every ``seconds`` (each call is a message to the page or API client)."""
     last = [-math.inf]
