@@ -116,6 +116,20 @@ def test_api_good_voice(server, inputs):
     assert abs(duration(downloads[0]) - 3.0) < 1e-3
 
 
+def test_api_style_parameter_is_answered_by_a_generator_without_styles(server, inputs):
+    """The API's last parameter, ``style``: the tiny generator knows none, so naming one gets the handler's sentence."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    demo, url, client, cache, workdir = server
+    assert "style" in [parameter["parameter_name"] for parameter in
+                       client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/generate"]["parameters"]]
+    path = write(inputs / "api-style.wav", sung_voice(1.0))
+    with pytest.raises(AppError, match="trained without styles"):
+        client.predict(handle_file(str(path)), "mixture", 0, "predicted", "auto", "auto", 0.5, 0, False, "rock",
+                       api_name="/generate")  # fmt: skip
+
+
 def empty_wav(path: Path) -> Path:
     path.write_bytes(wav_header(44100, 1, 16, 0))
     return path
