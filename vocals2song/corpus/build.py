@@ -41,7 +41,7 @@ from vocals2song.errors import TrainingDataError, Vocals2SongError
 from vocals2song.corpus.scores import (Meter, PartNote, Piece, analyze_key, bar_chord_slices, chord_slices, excerpt_harmony,
                                 generate_accompaniment, mean_pitch, parse_piece, part_notes, performed_harmony,
                                 read_meter, select_pieces, split_for_piece, stable_hash, top_line)
-from vocals2song.corpus.render import DRUM_CHANNEL, _require_fluidsynth, resolve_soundfont, synthesize_events
+from vocals2song.arrange.render import DRUM_CHANNEL, _require_fluidsynth, resolve_soundfont, synthesize_events
 from vocals2song.corpus.singer import Note, fit_to_range, monophonic, random_singer, sing
 from vocals2song.corpus.voice_augment import SPEECH_LIKE_SHARE, maybe_augment_voice
 

@@ -1,7 +1,7 @@
 """The plan played by a General MIDI band: a Songsmith-style accompaniment, the ceiling baseline of ``evaluate``.
 
 :func:`play_plan` turns a :class:`~vocals2song.plan.harmony.Harmony` (the chords and beats the generator reads in the
-B channel) into audio through the corpus renderer's FluidSynth (:func:`vocals2song.corpus.render.synthesize_events`):
+B channel) into audio through the corpus renderer's FluidSynth (:func:`vocals2song.arrange.render.synthesize_events`):
 
 - a bass (fingered electric bass) plays each chord's root in octave 2 on every beat of the chord;
 - a piano plays the chord in close position from C4 (:func:`vocals2song.plan.midi.chord_pitches`), struck at each
@@ -89,7 +89,7 @@ def play_plan(harmony: Harmony, sample_rate: int, nb_samples: int | None = None,
     """``harmony`` played by bass, piano and drums through FluidSynth: float32 mono, ``nb_samples`` long (default:
     the plan's duration). ``soundfont``: a GM .sf2 (default pretty_midi's TimGM6mb, the corpus's). Needs
     libfluidsynth and pyfluidsynth, as the corpus renderer does."""
-    from vocals2song.corpus.render import resolve_soundfont, synthesize_events
+    from vocals2song.arrange.render import resolve_soundfont, synthesize_events
 
     if nb_samples is None:
         nb_samples = int(round(harmony.duration * sample_rate))
