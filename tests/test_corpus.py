@@ -254,3 +254,64 @@ def test_performed_harmony_of_a_chorale_follows_tempo_and_transposition():
     assert harmony.chords[0].name == "B" and harmony.chords[0].end == pytest.approx(0.5)  # A major up a tone
     beats, _ = beat_grid(meter, 16.0)
     assert harmony.beats == tuple(beat * 0.5 for beat in beats)
+
+
+def test_reduce_slices_keeps_the_longest_chord_of_each_bar_or_half_bar():
+    from vocals2song.corpus.scores import Meter, reduce_slices
+
+    meter = Meter(4, 4, [(0.0, 4.0), (4.0, 4.0)])
+    slices = [(0.0, 1.0, (0, "maj")), (1.0, 1.0, (2, "min")), (2.0, 2.0, (0, "maj")), (4.0, 0.5, None),
+              (4.5, 1.5, (7, "7")), (6.0, 2.0, (5, "maj"))]
+    assert reduce_slices(slices, meter) == [(0.0, 4.0, (0, "maj")), (4.0, 4.0, (7, "7"))]  # 7 wins on its first beat
+    assert reduce_slices(slices, meter, parts_per_bar=2) == [(0.0, 2.0, (0, "maj")), (2.0, 2.0, (0, "maj")),
+                                                             (4.0, 2.0, (7, "7")), (6.0, 2.0, (5, "maj"))]
+    assert reduce_slices([(0.0, 4.0, None)], Meter(4, 4, [(0.0, 4.0)])) == [(0.0, 4.0, None)]
+
+
+def test_a_styled_corpus_arranges_its_plan_and_records_the_style(tmp_path):
+    """Each piece takes the next style; its pair's plan changes chord per bar or half bar, and the accompaniment
+    plays it: the loudest pitch class (drums and distortion included) sits on a tone of the plan's chord in most
+    frames (bench/bench_styled_corpus.py measures it with the shared yardstick)."""
+    pytest.importorskip("pedalboard")
+    try:
+        import fluidsynth  # noqa: F401
+    except (ImportError, OSError) as error:
+        pytest.skip(f"libfluidsynth is not installed: {error}")
+    import librosa
+    import soundfile
+
+    from vocals2song.corpus.build import build_corpus, load_manifest
+    from vocals2song.errors import PlanError, Vocals2SongError
+    from vocals2song.plan.harmony import Harmony
+
+    styles = ("jazz", "rock", "chamber")
+    build_corpus(tmp_path, pieces=3, max_seconds=6.0, workers=1, sample_rate=SAMPLE_RATE, progress=False,
+                 styles=styles, splits=("train",))
+    manifest = load_manifest(tmp_path)
+    assert {pair["style"] for pair in manifest["pairs"]} <= set(styles)
+    arranged = [pair for pair in manifest["pairs"] if pair["style"] != "chamber"]
+    assert arranged, "no arranged pair"
+    for pair in arranged:
+        harmony = Harmony.from_dict(pair["harmony"])
+        period = float(np.median(np.diff(harmony.beats)))
+        lengths = [chord.end - chord.start for chord in harmony.chords[1:-1]]
+        assert not lengths or np.median(lengths) >= 1.9 * period - 1e-6, "a chord per bar or half bar"
+        if pair["style"] == "jazz":
+            assert any(chord.quality in ("7", "maj7", "min7") for chord in harmony.chords)
+        accompaniment, rate = soundfile.read(tmp_path / pair["accompaniment"], dtype="float32")
+        chroma = librosa.feature.chroma_cqt(y=accompaniment, sr=rate, hop_length=512, fmin=librosa.note_to_hz("C2"),
+                                            n_octaves=5)
+        times = librosa.frames_to_time(np.arange(chroma.shape[1]), sr=rate, hop_length=512)
+        on_plan, counted = 0, 0
+        for chord in harmony.chords:
+            if chord.root < 0:
+                continue
+            inside = (times > chord.start + 0.1) & (times < chord.end - 0.1) & (chroma.max(axis=0) > 0)
+            counted += int(inside.sum())
+            on_plan += int(np.isin(chroma[:, inside].argmax(axis=0), chord.pitch_classes).sum())
+        assert counted and on_plan / counted >= 0.7, (pair["style"], on_plan / counted)  # chance: 0.25-0.33
+    with pytest.raises(PlanError, match="style"):
+        build_corpus(tmp_path / "bad", pieces=1, styles=("polka",), progress=False)
+    with pytest.raises(Vocals2SongError, match="other settings"):
+        build_corpus(tmp_path, pieces=3, max_seconds=6.0, workers=1, sample_rate=SAMPLE_RATE, progress=False,
+                     styles=("pop",), splits=("train",))

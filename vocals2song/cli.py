@@ -128,6 +128,7 @@ def command_corpus(args: argparse.Namespace) -> None:
         seed=args.seed,
         voice_augmentation=args.voice_augmentation,
         splits=tuple(args.splits) if args.splits else None,
+        styles=tuple(args.styles) if args.styles else None,
     )
     print(f"wrote {manifest}")
 
@@ -239,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     corpus.add_argument("--splits", nargs="+", choices=("train", "validation", "test"),
                         help="render only the pieces of these splits, e.g. 'train validation' for more training "
                              "data (default: all; --pieces then counts the pieces kept)")
+    corpus.add_argument("--styles", nargs="+", choices=STYLES, metavar="STYLE",
+                        help="a styled corpus: the pieces take these styles in turn and the score's chords, reduced "
+                             "to one per bar or half bar, are arranged in them (" + ", ".join(STYLES) + "; chamber "
+                             "plays the score's own parts); default: the unstyled corpus")
     corpus.set_defaults(run=command_corpus)
 
     train = commands.add_parser("train", help="train the pix2pix generator")

@@ -37,6 +37,7 @@ HUMANISE_SECONDS = 0.006
 REST_SOFTER = 0.75           # velocity factor on a beat where the voice rests
 MIN_NOTE_SECONDS = 0.03
 STRUM_STEP_SECONDS = 0.012   # between the strings of a strummed chord
+APPROACH_SHARE = 0.35        # chord changes the walking bass approaches chromatically
 
 # General MIDI drum keys
 KICK, SIDE_STICK, SNARE, CLOSED_HAT, PEDAL_HAT, OPEN_HAT, CRASH, RIDE = 36, 37, 38, 42, 44, 46, 49, 51
@@ -113,7 +114,7 @@ STYLE_RECIPES: dict[str, Recipe] = {
     "folk": Recipe(chords=(24, 25), comping=("strum",), bass=(32, 33), bass_lines=("alternating",),
                    drums=("percussion",), drums_probability=0.8, levels_db=(-6.0, -4.0, -12.0), velocity=(55, 80)),
     "jazz": Recipe(chords=(0, 4, 26), comping=("charleston",), bass=(32,), bass_lines=("walking",),
-                   drums=("swing",), kits=(JAZZ_KIT, BRUSH_KIT), swing=True, levels_db=(-6.0, -2.0, -10.0),
+                   drums=("swing",), kits=(JAZZ_KIT, BRUSH_KIT), swing=True, levels_db=(-6.0, -4.0, -10.0),
                    velocity=(50, 75)),
     "rock": Recipe(chords=(29, 27), comping=("power",), bass=(33, 34), bass_lines=("eighths",), drums=("rock",),
                    kits=(POWER_KIT, STANDARD_KIT), levels_db=(-6.0, -3.0, -7.0), velocity=(70, 95)),
@@ -565,8 +566,8 @@ def _starts_here(context: _Context, chord: Chord, index: int) -> bool:
 
 
 def _bass_walking(context: _Context) -> list[Note]:
-    """Quarter notes: the root on a chord's first beat, chord tones stepping on, and on the chord's last beat an
-    approach a semitone above or below the next root (marked as passing)."""
+    """Quarter notes: the root on a chord's first beat, chord tones stepping on, and on the chord's last beat (for an
+    :data:`APPROACH_SHARE` of the changes) an approach a semitone above or below the next root, marked as passing."""
     notes = []
     previous = None
     for index in range(len(context.grid.times)):
@@ -579,7 +580,8 @@ def _bass_walking(context: _Context) -> list[Note]:
         passing = False
         if _starts_here(context, chord, index) or previous is None:
             pitch = _bass_pitch(chord.root, previous)
-        elif following is not None and following is not chord and chord.end <= context.grid.time(index + 1) + 1e-6:
+        elif (following is not None and following is not chord and chord.end <= context.grid.time(index + 1) + 1e-6
+              and context.rng.random() < APPROACH_SHARE):
             target = _bass_pitch(following.root, previous)
             pitch = target + (1 if context.rng.random() < 0.5 else -1)
             passing = pitch % 12 not in chord.pitch_classes

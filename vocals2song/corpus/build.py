@@ -40,8 +40,13 @@ import numpy as np
 from vocals2song.errors import TrainingDataError, Vocals2SongError
 from vocals2song.corpus.scores import (Meter, PartNote, Piece, analyze_key, bar_chord_slices, chord_slices, excerpt_harmony,
                                 generate_accompaniment, mean_pitch, parse_piece, part_notes, performed_harmony,
-                                read_meter, select_pieces, split_for_piece, stable_hash, top_line)
-from vocals2song.arrange.render import DRUM_CHANNEL, _require_fluidsynth, resolve_soundfont, synthesize_events
+                                read_meter, reduce_slices, select_pieces, split_for_piece, stable_hash,
+                                top_line)
+from vocals2song.arrange.arranger import arrange, sevenths
+from vocals2song.arrange.produce import play_arrangement
+from vocals2song.arrange.render import (DRUM_CHANNEL, Soundfonts, _require_fluidsynth, choose_soundfonts,
+                                        resolve_soundfont, synthesize_events)
+from vocals2song.plan.style import STYLES, check_style
 from vocals2song.corpus.singer import Note, fit_to_range, monophonic, random_singer, sing
 from vocals2song.corpus.voice_augment import SPEECH_LIKE_SHARE, maybe_augment_voice
 
@@ -62,6 +67,7 @@ VOICE_TO_ACCOMPANIMENT_DB = (-6.0, 6.0)
 MIXTURE_PEAK_RANGE = (0.5, 0.95)
 MIN_VOICED_FRACTION = 0.5     # an excerpt whose voice sounds less than this fraction of the time is dropped
 DRUMS_PROBABILITY = 0.75
+HALF_BAR_SHARE = 0.3          # styled pieces whose chords change per half bar instead of per bar
 RELEASE_TAIL_SECONDS = 0.5
 
 # General MIDI programs (0-based) that sound plausible for a part.
@@ -77,7 +83,8 @@ KICK, SNARE, SIDE_STICK, CLOSED_HAT, PEDAL_HAT, RIDE, CRASH = 36, 38, 37, 42, 44
 
 def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = None, sample_rate: int = 22050,
                  max_seconds: float = 20.0, soundfont=None, seed: int = 0, progress: bool = True,
-                 voice_augmentation: float = 0.7, splits: tuple[str, ...] | None = None) -> Path:
+                 voice_augmentation: float = 0.7, splits: tuple[str, ...] | None = None,
+                 styles: tuple[str, ...] | None = None) -> Path:
     """Render (vocals, accompaniment) pairs from music21's scores into ``out_dir``.
 
     Args:
@@ -96,6 +103,13 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
             applied); a share of it makes the singer speak instead. 0 renders clean voices as before.
         splits: render only the pieces of these splits (e.g. ``("train", "validation")`` to add training data
             without spending time on the held-out composers); ``pieces`` then counts the pieces kept. None: all.
+        styles: render a styled corpus: the pieces take these styles in turn (:data:`vocals2song.plan.style.STYLES`)
+            and each pair records its ``"style"``. In every style but ``"chamber"`` the score's chords are reduced to
+            one per bar (or, for a :data:`HALF_BAR_SHARE` of the pieces, per half bar), the plan recorded with the
+            pair is that reduction (sevenths of the key in ``"jazz"``) and the accompaniment is the plan arranged in
+            the style (:mod:`vocals2song.arrange`), played through Debian's soundfonts when ``soundfont`` is None
+            and mixed through pedalboard. ``"chamber"`` plays the score's own lower parts, recorded with their
+            per-beat chords, as the unstyled corpus does. None: the unstyled corpus (no ``"style"`` in the pairs).
 
     Returns:
         The path of the written ``manifest.json``.
@@ -112,6 +126,10 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
                                f"{voice_augmentation}).")
     if splits is not None and (not splits or not set(splits) <= set(SPLITS)):
         raise Vocals2SongError(f"splits must be some of {', '.join(SPLITS)}, not {splits!r}.")
+    if styles is not None:
+        if not styles:
+            raise Vocals2SongError(f"Give at least one style ({', '.join(STYLES)}).")
+        styles = tuple(dict.fromkeys(check_style(style) for style in styles))
     out_dir = _writable_folder(out_dir)
     settings = {"sample_rate": int(sample_rate), "max_seconds": float(max_seconds),
                 "soundfont": soundfont_path.name, "seed": int(seed)}
@@ -119,6 +137,10 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
         settings["voice_augmentation"] = float(voice_augmentation)
     if splits is not None:
         settings["splits"] = sorted(splits)
+    if styles is not None:
+        settings["styles"] = list(styles)
+        if soundfont is None:
+            settings["soundfont"] = "installed"
     finished = _read_progress(out_dir, settings)
 
     if splits is None:
@@ -127,7 +149,9 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
         selection = [piece for piece in select_pieces(None, seed) if split_for_piece(piece.name) in splits][:pieces]
     jobs = [_Job(piece=piece, out_dir=str(out_dir), shard=f"shard-{index // PIECES_PER_SHARD:03d}",
                  sample_rate=int(sample_rate), max_seconds=float(max_seconds),
-                 soundfont=str(soundfont_path), seed=int(seed), voice_augmentation=float(voice_augmentation))
+                 soundfont=str(soundfont_path), seed=int(seed), voice_augmentation=float(voice_augmentation),
+                 style=None if styles is None else styles[index % len(styles)],
+                 choose_soundfonts=styles is not None and soundfont is None)
             for index, piece in enumerate(selection) if piece.name not in finished]
     printer = _ProgressPrinter(len(selection), len(selection) - len(jobs),
                                sum(len(result["pairs"]) for result in finished.values()), enabled=progress)
@@ -217,6 +241,8 @@ class _Job:
     soundfont: str
     seed: int
     voice_augmentation: float = 0.0
+    style: str | None = None
+    choose_soundfonts: bool = False
 
 
 def _run_jobs(jobs: list[_Job], workers: int | None):
@@ -356,6 +382,10 @@ def _render_pairs(job: _Job) -> list[dict]:
     else:
         slices = chord_slices(score)
 
+    arranged = job.style not in (None, "chamber")
+    if arranged:
+        slices = reduce_slices(slices, meter, 2 if rng.random() < HALF_BAR_SHARE else 1)
+
     tempo_bpm = float(rng.uniform(*TEMPO_RANGE_BPM))
     seconds_per_quarter = 60.0 / (tempo_bpm * meter.beat_quarters)
     transpose = int(rng.integers(TRANSPOSE_RANGE[0], TRANSPOSE_RANGE[1] + 1))
@@ -366,17 +396,20 @@ def _render_pairs(job: _Job) -> list[dict]:
                         note.pitch + transpose, note.lyric)
                    for note in melody if note.offset * seconds_per_quarter < limit_seconds]
     voice_notes = fit_to_range(voice_notes, singer)
-    programs = _choose_programs(accompaniment_parts, generated, rng)
-    drums = bool(rng.random() < DRUMS_PROBABILITY)
-    events = _accompaniment_events(accompaniment_parts, programs, transpose, seconds_per_quarter, limit_seconds, rng)
-    if drums:
-        events += _drum_events(meter, seconds_per_quarter, limit_seconds, rng)
+    if arranged:
+        programs, drums, events = [], False, []
+    else:
+        programs = _choose_programs(accompaniment_parts, generated, rng)
+        drums = bool(rng.random() < DRUMS_PROBABILITY)
+        events = _accompaniment_events(accompaniment_parts, programs, transpose, seconds_per_quarter, limit_seconds,
+                                       rng)
+        if drums:
+            events += _drum_events(meter, seconds_per_quarter, limit_seconds, rng)
 
     music_end = max([note.start_seconds + note.duration_seconds for note in voice_notes]
                     + [event[0] for event in events] + [0.0])
     nb_samples = int((min(music_end, limit_seconds) + RELEASE_TAIL_SECONDS) * job.sample_rate)
     vocals = _fit_length(sing(voice_notes, singer, job.sample_rate, rng), nb_samples)
-    accompaniment = _fit_length(_synthesize(events, programs, job, rng, nb_samples), nb_samples)
 
     sounding = [melody] + accompaniment_parts
     performance = performed_harmony(
@@ -385,6 +418,19 @@ def _render_pairs(job: _Job) -> list[dict]:
         melody=[(note.start_seconds, note.start_seconds + note.duration_seconds, note.midi_pitch)
                 for note in monophonic(voice_notes)])
     all_notes = [note for notes in sounding for note in notes]
+    if arranged:
+        performance = sevenths(performance) if job.style == "jazz" else performance
+        arrangement = arrange(performance, job.style, seed=int(rng.integers(2**31)))
+        soundfonts = choose_soundfonts(rng) if job.choose_soundfonts else Soundfonts(job.soundfont)
+        accompaniment = _fit_length(play_arrangement(arrangement, job.sample_rate, nb_samples, soundfonts, rng),
+                                    nb_samples)
+        programs = [track.program for track in arrangement.tracks if not track.is_drums]
+        drums = arrangement.track("drums") is not None
+        band = {"tracks": {track.role: track.program for track in arrangement.tracks},
+                "soundfonts": [Path(path).name for path in (soundfonts.pitched, soundfonts.drums) if path]}
+    else:
+        accompaniment = _fit_length(_synthesize(events, programs, job, rng, nb_samples), nb_samples)
+        band = None
 
     shard_dir = Path(job.out_dir) / job.shard
     shard_dir.mkdir(exist_ok=True)
@@ -392,6 +438,10 @@ def _render_pairs(job: _Job) -> list[dict]:
     common = {"piece": piece.name, "composer": piece.composer, "split": split_for_piece(piece.name),
               "tempo_bpm": round(tempo_bpm, 2), "transpose": transpose, "programs": programs,
               "drums": drums, "singer": singer.as_dict()}
+    if job.style is not None:
+        common["style"] = job.style
+        if band is not None:
+            common["band"] = band
     pairs = []
     for start, excerpt_vocals, excerpt_accompaniment in _excerpts(vocals, accompaniment, job):
         pair_id = f"{piece_id}-{len(pairs):02d}"

@@ -298,6 +298,32 @@ def bar_chord_slices(bar_chords: list[tuple[float, float, tuple[int, ...]]]) -> 
     return slices
 
 
+def reduce_slices(slices: list[tuple[float, float, Label]], meter: Meter,
+                  parts_per_bar: int = 1) -> list[tuple[float, float, Label]]:
+    """A song's harmonic rhythm from a score's sonorities: per bar (or per half bar, ``parts_per_bar`` = 2) the label
+    that sounds longest in it, its first beat counting double (a ``None`` slice never wins while a labelled one
+    sounds). Returns (offset, duration, label) slices, quarter lengths; a span where nothing labelled sounds is None.
+    """
+    order = sorted(slices, key=lambda piece: (piece[0], piece[1]))
+    reduced = []
+    for bar_offset, bar_length in meter.bars:
+        count = parts_per_bar if bar_length >= meter.bar_quarters - 1e-6 else 1
+        step = bar_length / count
+        for part in range(count):
+            start, end = bar_offset + part * step, bar_offset + (part + 1) * step
+            weights: dict[tuple[int, str], float] = {}
+            for offset, length, label in order:
+                if offset >= end:
+                    break
+                overlap = min(end, offset + length) - max(start, offset)
+                if overlap > 0 and label is not None:
+                    first_beat = min(end, start + meter.beat_quarters, offset + length) - max(start, offset)
+                    weights[label] = weights.get(label, 0.0) + overlap + max(0.0, first_beat)
+            label = max(weights, key=lambda key: (weights[key], key)) if weights else None
+            reduced.append((start, step, label))
+    return reduced
+
+
 def beat_grid(meter: Meter, end_quarters: float) -> tuple[list[float], list[float]]:
     """Beat and downbeat positions (quarter lengths) of a score's bars, up to ``end_quarters``.
 
