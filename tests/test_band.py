@@ -49,3 +49,17 @@ def test_the_audio_plays_each_chord_on_the_beat(plan):
     onsets = librosa.onset.onset_detect(y=audio, sr=RATE, units="time")
     near = [np.min(np.abs(onsets - beat)) < 0.05 for beat in plan.beats]
     assert np.mean(near) >= 0.8
+
+
+@pytest.mark.parametrize("style", ["folk", "strings"])
+def test_the_band_plays_a_style_through_the_arranger(plan, style):
+    pytest.importorskip("pedalboard")
+    audio = play_plan(plan, RATE, style=style)
+    assert audio.dtype == np.float32 and len(audio) == int(plan.duration * RATE)
+    assert not np.allclose(audio, play_plan(plan, RATE))
+    chroma = librosa.feature.chroma_cqt(y=audio, sr=RATE, hop_length=512)
+    times = librosa.frames_to_time(np.arange(chroma.shape[1]), sr=RATE, hop_length=512)
+    for chord in plan.chords:
+        inside = (times >= chord.start + 0.2) & (times < chord.end - 0.1)
+        strongest = set(np.argsort(chroma[:, inside].mean(axis=1))[-3:])
+        assert len(strongest & set(chord.pitch_classes)) >= 2, (style, chord.name, strongest)

@@ -85,14 +85,22 @@ def band_events(harmony: Harmony, seed: int = 0) -> list[Event]:
 
 
 def play_plan(harmony: Harmony, sample_rate: int, nb_samples: int | None = None, *, soundfont=None,
-              seed: int = 0) -> np.ndarray:  # fmt: skip
+              seed: int = 0, style: str | None = None) -> np.ndarray:  # fmt: skip
     """``harmony`` played by bass, piano and drums through FluidSynth: float32 mono, ``nb_samples`` long (default:
-    the plan's duration). ``soundfont``: a GM .sf2 (default pretty_midi's TimGM6mb, the corpus's). Needs
+    the plan's duration). ``soundfont``: a GM .sf2 (default pretty_midi's TimGM6mb, the corpus's). ``style``: play
+    it instead through the arranger in that style (:func:`vocals2song.arrange.arranger.arrange`, mixed by
+    :func:`vocals2song.arrange.produce.play_arrangement`), the baseline for a generator asked for that style. Needs
     libfluidsynth and pyfluidsynth, as the corpus renderer does."""
-    from vocals2song.arrange.render import resolve_soundfont, synthesize_events
+    from vocals2song.arrange.render import Soundfonts, resolve_soundfont, synthesize_events
 
     if nb_samples is None:
         nb_samples = int(round(harmony.duration * sample_rate))
+    if style is not None:
+        from vocals2song.arrange.arranger import arrange
+        from vocals2song.arrange.produce import play_arrangement
+
+        return play_arrangement(arrange(harmony, style, seed), sample_rate, nb_samples,
+                                Soundfonts(str(resolve_soundfont(soundfont))), np.random.default_rng(seed))
     programs = [BASS_PROGRAM, CHORD_PROGRAM]  # the pitched channels 0 and 1, in order
     return synthesize_events(band_events(harmony, seed), programs, str(resolve_soundfont(soundfont)), sample_rate,
                              nb_samples)
