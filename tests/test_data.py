@@ -329,3 +329,62 @@ def test_a_pair_plan_drawn_once_crops_like_each_crop(corpus):
         np.testing.assert_allclose(crop, whole[:512, first_frame:first_frame + 32], atol=1e-5)
     estimated = pair_plan(pair, nb_frames, PLAN_CONFIG, estimated_share=1.0)
     assert estimated.shape == (513, nb_frames) and estimated.max() > 0 and not np.allclose(estimated, (whole + 1) / 2)
+
+
+# ------------------------------------------------------------------------------------------------------
+# The style (B's style band) of a styled corpus's crops
+
+STYLED_CONFIG = tiny_config(generator=PLAN_CONFIG.generator, styles=("folk", "jazz"))
+
+
+def add_styles(corpus: Path, styles) -> None:
+    """Name each pair's style in a written corpus's manifest, in pair order (None: that pair names none)."""
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    for pair, style in zip(manifest["pairs"], styles):
+        if style is not None:
+            pair["style"] = style
+    (corpus / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_crops_of_a_styled_pair_carry_its_style(corpus):
+    from vocals2song.pairs.crop_plans import pair_plan
+    from vocals2song.pairs.index import pair_styles
+    from vocals2song.plan.channel import style_rows
+
+    add_true_harmony(corpus)
+    add_styles(corpus, ("jazz", "folk", "jazz", "rock"))
+    index = data.PairIndex.build(corpus)
+    assert [pair.style for pair in index.pairs] == ["jazz", "folk", "jazz", "rock"]
+    assert pair_styles(index.select("train")) == ("folk", "jazz")  # in STYLES order
+    dataset = data.make_dataset(corpus, STYLED_CONFIG, batch_size=1, crop_frames=32, steps_per_epoch=1, augment=False)
+    pair, start, _, _ = dataset.located_crop(np.random.default_rng(0))
+    rows, other = style_rows(pair.style, 513), style_rows({"jazz": "folk", "folk": "jazz"}[pair.style], 513)
+    true, estimated = (data.plan_channel(pair, start, 32, STYLED_CONFIG, np.random.default_rng(0), estimated_share=share)
+                       for share in (0.0, 1.0))
+    for plane in (true, estimated):  # the true plan or the estimator's: the pair's style either way
+        assert np.all(plane[rows] == 1.0) and np.all(plane[other] == -1.0)
+    plain = data.plan_channel(pair, start, 32, PLAN_CONFIG, np.random.default_rng(0), estimated_share=0.0)
+    outside = np.ones(512, bool)
+    outside[rows] = False
+    assert np.all(plain[rows] == -1.0)  # a generator without styles: the B it always had
+    np.testing.assert_array_equal(true[outside], plain[outside])
+    whole = pair_plan(pair, 1 + pair.nb_samples // 256, STYLED_CONFIG, estimated_share=0.0)  # the device feeder's
+    assert np.all(whole[rows] == 1.0) and not np.any(whole[other])
+    voice, _ = dataset[0]
+    assert np.all(voice[0, rows, :, 2] == 1.0)
+
+
+def test_styles_must_be_named_by_every_pair_and_known(tmp_path):
+    from vocals2song.pairs.index import pair_styles
+
+    corpus = write_corpus(tmp_path / "some")
+    add_styles(corpus, ("jazz", None, "rock", None))
+    with pytest.raises(TrainingDataError, match=r"2 of the 4 pairs have no style \(piece1-00, piece3-00\)"):
+        pair_styles(data.PairIndex.build(corpus).pairs)
+    with pytest.raises(TrainingDataError, match=r"reads the styles folk, jazz, but 1 of the 2 pairs .*piece1-00"):
+        data.make_dataset(corpus, STYLED_CONFIG, crop_frames=32)
+    assert pair_styles(data.PairIndex.build(write_corpus(tmp_path / "none")).pairs) == ()
+    unknown = write_corpus(tmp_path / "unknown")
+    add_styles(unknown, ("polka",))
+    with pytest.raises(TrainingDataError, match="piece0-00: unknown style 'polka'"):
+        data.PairIndex.build(unknown)

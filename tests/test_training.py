@@ -137,9 +137,39 @@ def test_a_plan_generator_trains_on_a_corpus_and_sings(tmp_path):
                    estimated_plan_share=0.5, **TINY)
     model = load_generator(export)
     assert model.config.uses_plan and model.config.provenance["estimated_plan_share"] == 0.5
+    assert model.config.styles == ()  # a corpus without styles: a generator that knows none
     seconds = np.arange(44100) / 22050
     result = vocals_to_song(0.3 * np.sin(2 * np.pi * 220 * seconds), 22050, model)
     assert result.harmony is not None and np.all(np.isfinite(result.song))
+
+
+def test_a_plan_generator_trained_on_a_styled_corpus_reads_its_styles(tmp_path):
+    """The exported config lists the training pairs' styles (in STYLES order) and the generator plays them."""
+    from test_data import add_styles, add_true_harmony, write_corpus
+
+    from vocals2song.errors import PlanError, TrainingDataError
+    from vocals2song.inference import vocals_to_song
+    from vocals2song.model.weights import load_generator
+
+    corpus = write_corpus(tmp_path / "corpus")
+    add_true_harmony(corpus)
+    add_styles(corpus, ("rock", "jazz", "pop", "pop"))  # the training pairs: rock and jazz
+    export = train([str(corpus)], out=tmp_path / "run", steps=1, checkpoint_every=1, sample_every=100, plan=True,
+                   **TINY)  # fmt: skip
+    model = load_generator(export)
+    assert model.config.styles == ("jazz", "rock")
+    voice = 0.3 * np.sin(2 * np.pi * 220 * np.arange(22050) / 22050)
+    assert vocals_to_song(voice, 22050, model, style="rock").style == "rock"
+    assert vocals_to_song(voice, 22050, model).style == "jazz"  # no pop among them: its first style
+    with pytest.raises(PlanError, match="plays only jazz, rock"):
+        vocals_to_song(voice, 22050, model, style="pop")
+    plain = train([str(corpus)], out=tmp_path / "plain", steps=1, checkpoint_every=1, sample_every=100, **TINY)
+    assert load_generator(plain).config.styles == ()  # without the plan there is no B to read a style from
+    mixed = write_corpus(tmp_path / "mixed")
+    add_styles(mixed, ("rock",))
+    with pytest.raises(TrainingDataError, match="1 of the 2 pairs have no style"):
+        train([str(mixed)], out=tmp_path / "mixed-run", steps=1, plan=True, **TINY)
+    assert not (tmp_path / "mixed-run").exists()  # refused before any work
 
 
 def test_keeps_an_export_every_n_steps(tmp_path):

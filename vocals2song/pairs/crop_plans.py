@@ -2,6 +2,8 @@
 
 Used for generators that read the plan (``ModelConfig.uses_plan``): per crop by :class:`vocals2song.pairs.crops.CropDataset`
 (:func:`plan_channel`), per pair by the device feeder (:func:`pair_plan`, drawn once and cropped with the audio).
+For a generator that reads the style (``ModelConfig.styles``), B also carries the pair's style (:attr:`Pair.style`,
+drawn by :func:`vocals2song.plan.channel.render_plan` with any plan, true or estimated; :func:`check_pair_styles`).
 """
 
 from __future__ import annotations
@@ -14,14 +16,34 @@ import soundfile
 
 from vocals2song.audio import SILENCE_PEAK
 from vocals2song.config import ModelConfig
+from vocals2song.errors import TrainingDataError
 from vocals2song.plan.estimate import estimate_harmony
 from vocals2song.plan.channel import render_plan
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from vocals2song.pairs.index import Pair
 
 ESTIMATED_PLAN_SHARE = 0.25  # crops whose B comes from the estimator although the pair has its true harmony
 PLAN_CONTEXT_SECONDS = 5.0  # voice read on each side of a crop for the estimator (tempo needs a few bars)
+
+
+def check_pair_styles(pairs: Sequence[Pair], config: ModelConfig) -> None:
+    """For a generator that reads the style, every pair must name one of ``config.styles``; TrainingDataError
+    naming a few that do not. Nothing to check for a generator without styles (its B ignores the pairs' styles)."""
+    if not config.styles:
+        return
+    wrong = [f"{pair.name} ({pair.style or 'no style'})" for pair in pairs if pair.style not in config.styles]
+    if wrong:
+        shown = ", ".join(wrong[:3]) + (f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
+        raise TrainingDataError(f"This generator reads the styles {', '.join(config.styles)}, but {len(wrong)} of the "
+                                f"{len(pairs)} pairs are played in none of them: {shown}.")
+
+
+def _style(pair: Pair, config: ModelConfig) -> str | None:
+    """The style B carries for this pair: its own for a generator that reads styles, else none."""
+    return pair.style if config.styles else None
 
 
 def plan_channel(pair: Pair, start: int, nb_frames: int, config: ModelConfig, rng: np.random.Generator,
@@ -31,7 +53,9 @@ def plan_channel(pair: Pair, start: int, nb_frames: int, config: ModelConfig, rn
     The pair's true harmony, or with probability ``estimated_share`` (always, when the pair has none) the harmony
     :func:`vocals2song.plan.estimate.estimate_harmony` reads from the pair's vocals over the crop and
     :data:`PLAN_CONTEXT_SECONDS` either side, so the generator learns to follow the plan and to tolerate the
-    estimator's mistakes. Drawn by :func:`vocals2song.plan.channel.render_plan` from the crop's start.
+    estimator's mistakes. Drawn by :func:`vocals2song.plan.channel.render_plan` from the crop's start, with the
+    pair's style when the generator reads styles (``config.styles``). A crop whose voice and context are silent has
+    no plan (and no style): B = -1.
 
     Args:
         start: the crop's first sample at the pair's rate; frame n of the crop is at start + n·hop (model rate).
@@ -53,7 +77,8 @@ def plan_channel(pair: Pair, start: int, nb_frames: int, config: ModelConfig, rn
         harmony, offset = pair.harmony, start_seconds
     if semitones:
         harmony = harmony.transposed(semitones)
-    plane = render_plan(harmony.shifted(-offset), config.spectrogram, nb_frames)[: config.generator.nb_bins]
+    plane = render_plan(harmony.shifted(-offset), config.spectrogram, nb_frames,
+                        style=_style(pair, config))[: config.generator.nb_bins]
     return plane * 2.0 - 1.0
 
 
@@ -62,7 +87,8 @@ def pair_plan(pair: Pair, nb_frames: int, config: ModelConfig, estimated_share: 
     """The B plane of a whole pair, float32 (nb_bins, nb_frames) in [0, 1], frame n at sample n·hop (model rate).
 
     The pair's true harmony, or for a share ``estimated_share`` of the pairs (chosen by a hash of the pair's name
-    and ``seed``; always for a pair without one) the estimator's plan of its whole voice.
+    and ``seed``; always for a pair without one) the estimator's plan of its whole voice; with the pair's style when
+    the generator reads styles, as :func:`plan_channel`.
     """
     draw = int.from_bytes(hashlib.sha256(f"{seed}:{pair.name}".encode()).digest()[:8], "big") / 2.0**64
     harmony = pair.harmony
@@ -70,4 +96,4 @@ def pair_plan(pair: Pair, nb_frames: int, config: ModelConfig, estimated_share: 
         voice, _ = soundfile.read(str(pair.vocals), frames=pair.nb_samples, dtype="float32", always_2d=True)
         voice = voice.mean(axis=1)
         harmony = estimate_harmony(voice, pair.sample_rate) if float(np.max(np.abs(voice))) >= SILENCE_PEAK else None
-    return render_plan(harmony, config.spectrogram, nb_frames)
+    return render_plan(harmony, config.spectrogram, nb_frames, style=_style(pair, config))

@@ -8,7 +8,8 @@ voice at the level inference gives the generator. Network tensors are float32 ``
 (``ModelConfig.uses_plan``) the voice gets a third channel, B: the pair's true harmony drawn by
 :func:`vocals2song.plan.channel.render_plan`, or for a share of crops (and for pairs without one: MUSDB, pair folders,
 version 1 corpora) the harmony the estimator reads from the voice around the crop
-(:func:`vocals2song.pairs.crop_plans.plan_channel`).
+(:func:`vocals2song.pairs.crop_plans.plan_channel`), and for a generator that reads the style (``ModelConfig.styles``)
+the pair's style drawn with it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from scipy import signal
 from vocals2song.codec import spectrogram as codec
 from vocals2song.audio import SILENCE_PEAK
 from vocals2song.config import ModelConfig
-from vocals2song.pairs.crop_plans import ESTIMATED_PLAN_SHARE, plan_channel
+from vocals2song.pairs.crop_plans import ESTIMATED_PLAN_SHARE, check_pair_styles, plan_channel
 from vocals2song.codec.network import image_to_network, normalize_voice
 from vocals2song.pairs.index import SPLITS, Pair, PairIndex, pad_or_cut, read_pair  # noqa: F401  (PairIndex: data's public API)
 
@@ -151,7 +152,8 @@ class CropDataset(keras.utils.PyDataset):
     nb_bins, crop_frames, output_channels)`` in [-1, 1], the target in the model's phase representation. The voice
     batch has a third channel, the plan, when ``config.uses_plan`` (see :func:`vocals2song.pairs.crop_plans.plan_channel`;
     ``estimated_plan_share`` of the crops take the estimator's plan instead of the pair's true one); the on-device
-    feeder (:mod:`vocals2song.training.device_data`) draws it once per pair instead.
+    feeder (:mod:`vocals2song.training.device_data`) draws it once per pair instead. For a generator that reads the
+    style, B carries each pair's (every pair must name one of ``config.styles``: TrainingDataError otherwise).
     """
 
     def __init__(
@@ -179,6 +181,7 @@ class CropDataset(keras.utils.PyDataset):
             multiple = config.generator.frame_multiple
             raise ValueError(f"crop_frames must be a positive multiple of {multiple}, got {crop_frames}")
         self.pairs = list(pairs)
+        check_pair_styles(self.pairs, config)
         self.config = config
         self.split = split
         self.batch_size = batch_size

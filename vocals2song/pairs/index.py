@@ -5,7 +5,8 @@ just the window of samples it is asked for (``soundfile.read(start=, frames=)``)
 path:
 
 - a rendered corpus (:mod:`vocals2song.corpus.build`): ``DIR/manifest.json`` listing ``vocals`` and
-  ``accompaniment`` stems per pair with its split and (format 2) its true harmony; the mixture is their sum;
+  ``accompaniment`` stems per pair with its split, (format 2) its true harmony and (a styled corpus) the ``style``
+  its accompaniment is played in (one of :data:`vocals2song.plan.style.STYLES`); the mixture is their sum;
 - MUSDB18(-HQ): ``ROOT/{train,test}/<track>/{mixture,vocals,...}.wav``; a deterministic ~5 % of the train
   tracks (by a hash of the track name) is the validation split; the accompaniment is mixture − vocals;
 - any folder of pairs: ``<name>/vocals.(wav|flac)`` + ``<name>/mixture.(wav|flac)``, or flat
@@ -13,7 +14,7 @@ path:
   pairs are train with a hashed ~5 % validation, as for MUSDB.
 
 Audio is downmixed to mono and resampled to the rate asked for. :mod:`vocals2song.pairs.crops` makes training crops and
-evaluation examples from these pairs.
+evaluation examples from these pairs; :func:`pair_styles` gives the styles a generator trained on them reads.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ import numpy as np
 import soundfile
 
 from vocals2song.audio import resample
-from vocals2song.errors import TrainingDataError
+from vocals2song.errors import PlanError, TrainingDataError
 from vocals2song.plan.harmony import Harmony
+from vocals2song.plan.style import STYLES, check_style
 
 SPLITS = ("train", "validation", "test")
 SPLIT_FOLDERS = {"train": "train", "validation": "validation", "valid": "validation", "test": "test"}
@@ -59,6 +61,8 @@ class Pair:
         piece: the piece the pair was cut from (a corpus gives several pairs per piece); None: the pair is a
             piece of its own (MUSDB tracks, pair folders), see :attr:`piece_name`.
         harmony: the pair's true plan, times from its first sample (a format 2 corpus); None: the estimator's.
+        style: the style of the pair's accompaniment (a styled corpus), one of :data:`vocals2song.plan.style.STYLES`;
+            None: unstyled (every other source).
     """
 
     name: str
@@ -70,6 +74,7 @@ class Pair:
     nb_samples: int
     piece: str | None = None
     harmony: Harmony | None = field(default=None, compare=False, repr=False)
+    style: str | None = None
 
     @property
     def piece_name(self) -> str:
@@ -176,6 +181,11 @@ def _index_corpus(folder: Path) -> list[Pair]:
         except ValueError as error:
             problems.append(f"{entry['id']}: unreadable harmony ({error})")
             continue
+        try:
+            style = check_style(entry["style"]) if "style" in entry else None
+        except PlanError:
+            problems.append(f"{entry['id']}: unknown style {entry['style']!r}")
+            continue
         pairs.append(
             Pair(
                 name=str(entry["id"]),
@@ -187,15 +197,35 @@ def _index_corpus(folder: Path) -> list[Pair]:
                 nb_samples=min(header.frames for header in headers.values()),
                 piece=entry.get("piece"),
                 harmony=harmony,
+                style=style,
             )
         )
     if problems:
-        raise TrainingDataError(
-            f"The corpus in '{folder}' has {len(problems)} unreadable stem file(s) or harmonies: {_listing(problems)}."
-        )
+        raise TrainingDataError(f"The corpus in '{folder}' has {len(problems)} unreadable stem file(s), harmonies or "
+                                f"styles: {_listing(problems)}.")
     rates["manifest.json"] = manifest["sample_rate"]
     _check_rates(folder, rates)
     return pairs
+
+
+def pair_styles(pairs: Sequence[Pair]) -> tuple[str, ...]:
+    """The styles the pairs are played in, in :data:`vocals2song.plan.style.STYLES` order, each once; () when no pair
+    names one (a corpus without styles trains as before styles existed).
+
+    Raises:
+        TrainingDataError: some pairs name a style and others do not (a generator that reads the style needs each
+            pair's); the message names a few of those without.
+    """
+    unstyled = [pair.name for pair in pairs if pair.style is None]
+    if len(unstyled) == len(pairs):
+        return ()
+    if unstyled:
+        raise TrainingDataError(
+            f"{len(unstyled)} of the {len(pairs)} pairs have no style ({_listing(unstyled)}) while the others have "
+            "one: train a generator that reads the style on pairs that all name theirs, or on pairs without styles."
+        )
+    present = {pair.style for pair in pairs}
+    return tuple(style for style in STYLES if style in present)
 
 
 def _stem_kind(path: Path) -> tuple[str, str] | None:

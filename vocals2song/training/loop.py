@@ -15,6 +15,10 @@ holds the training audio in device memory and makes each batch inside the jitted
                                 and step-XXXXXXX.wav (the generated crop)
     tensorboard/                scalars, images and audio (only where TensorFlow is importable)
 
+A generator that reads the plan (``--plan``) trained on a styled corpus (pairs that name their ``style``) reads the
+style too: its config lists the styles of the training pairs (``ModelConfig.styles``, :func:`_with_styles`) and each
+crop's B carries its pair's (:mod:`vocals2song.pairs.crop_plans`).
+
 Mixed precision (``mixed_bfloat16``) is used on a GPU, and data parallelism over all local devices
 (``keras.distribution.DataParallel`` on JAX, ``tf.distribute.MirroredStrategy`` on TensorFlow) when there are
 several.
@@ -104,17 +108,22 @@ def train(
     from vocals2song.pairs.crop_plans import ESTIMATED_PLAN_SHARE, pair_plan
 
     share = ESTIMATED_PLAN_SHARE if estimated_plan_share is None else estimated_plan_share
-    if feeder == "workers" and dataset is None:
-        from vocals2song.pairs.crops import make_dataset
-
-        dataset = make_dataset(data, config, split="train", batch_size=batch_size, crop_frames=crop_frames,
-                               augment=True, seed=seed, workers=workers, estimated_plan_share=share)  # fmt: skip
-    if feeder == "device" and device_corpus is None:
+    started_loading = time.monotonic()
+    pairs = None
+    if (dataset if feeder == "workers" else device_corpus) is None:
         from vocals2song.pairs.index import PairIndex
+
+        pairs = PairIndex.build(data).select("train")
+    config = _with_styles(config, pairs, dataset)
+    if feeder == "workers" and dataset is None:
+        from vocals2song.pairs.crops import CropDataset
+
+        dataset = CropDataset(pairs, config, split="train", batch_size=batch_size, crop_frames=crop_frames,
+                              steps_per_epoch=None, augment=True, seed=seed, workers=workers,
+                              estimated_plan_share=share)  # fmt: skip
+    if feeder == "device" and device_corpus is None:
         from vocals2song.training.device_data import build_device_corpus
 
-        started_loading = time.monotonic()
-        pairs = PairIndex.build(data).select("train")
         plan_for = functools.partial(pair_plan, config=config, estimated_share=share, seed=seed) \
             if config.uses_plan else None
         device_corpus = build_device_corpus(pairs, config, crop_frames, plan_for=plan_for, progress=progress)
@@ -267,6 +276,20 @@ def _generator_config(width: int, depth: int, phase_representation: str, input_c
                                output_channels=1 if phase_representation == "none" else 2)
     except ValueError as error:
         raise Vocals2SongError(f"Bad generator shape: {error}.") from error
+
+
+def _with_styles(config: ModelConfig, pairs, dataset) -> ModelConfig:
+    """``config`` with the styles its generator learns to read: for a plan generator, those of the training
+    ``pairs`` (:func:`vocals2song.pairs.index.pair_styles`: none for a corpus without styles; TrainingDataError for
+    one where only some pairs name theirs), or of a given ``dataset``'s config; none for a generator without the plan."""
+    if not config.uses_plan:
+        return config
+    if pairs is not None:
+        from vocals2song.pairs.index import pair_styles
+
+        return dataclasses.replace(config, styles=pair_styles(pairs))
+    given = getattr(dataset, "config", None)
+    return dataclasses.replace(config, styles=given.styles) if isinstance(given, ModelConfig) else config
 
 
 def _choose_feeder(feeder: str, dataset) -> str:
