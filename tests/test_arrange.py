@@ -74,9 +74,11 @@ def test_the_same_seed_gives_the_same_notes_and_seeds_vary_the_band():
 
 def test_styles_differ_in_rhythm_and_drums():
     plan = make_plan()
-    onsets = {style: len({round(note.start, 2) for note in arrange(plan, style, 0).track("chords").notes})
-              for style in STYLES}
-    assert onsets["strings"] < onsets["chamber"] < onsets["rock"]  # held chords < a chord per beat < driving eighths
+    def onsets(style: str, seed: int = 0) -> int:
+        return len({round(note.start, 2) for note in arrange(plan, style, seed).track("chords").notes})
+
+    held = min(onsets("strings", seed) for seed in range(6))  # some seeds hold each chord, others re-bow each beat
+    assert held < onsets("chamber") < onsets("rock")  # held chords < a chord per beat < driving eighths
     for style in ("strings", "chamber"):
         assert arrange(plan, style, 0).track("drums") is None
     assert any(arrange(plan, "rock", seed).track("drums") is not None for seed in range(3))

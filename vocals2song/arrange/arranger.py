@@ -113,12 +113,12 @@ STYLE_RECIPES: dict[str, Recipe] = {
                      drums_probability=0.6, levels_db=(-5.0, -4.0, -11.0), velocity=(50, 72)),
     "folk": Recipe(chords=(24, 25), comping=("strum",), bass=(32, 33), bass_lines=("alternating",),
                    drums=("percussion",), drums_probability=0.8, levels_db=(-6.0, -4.0, -12.0), velocity=(55, 80)),
-    "jazz": Recipe(chords=(0, 4, 26), comping=("charleston",), bass=(32,), bass_lines=("walking",),
+    "jazz": Recipe(chords=(0, 4, 26), comping=("charleston", "four"), bass=(32,), bass_lines=("walking",),
                    drums=("swing",), kits=(JAZZ_KIT, BRUSH_KIT), swing=True, levels_db=(-6.0, -4.0, -10.0),
                    velocity=(50, 75)),
     "rock": Recipe(chords=(29, 27), comping=("power",), bass=(33, 34), bass_lines=("eighths",), drums=("rock",),
                    kits=(POWER_KIT, STANDARD_KIT), levels_db=(-6.0, -3.0, -7.0), velocity=(70, 95)),
-    "strings": Recipe(chords=(48, 50), comping=("sustained",), bass=(45,), bass_lines=("pizzicato",),
+    "strings": Recipe(chords=(48, 50), comping=("sustained", "pulsing"), bass=(45,), bass_lines=("pizzicato",),
                       drums=(), pad=(42, 60), pad_probability=0.5, drums_probability=0.0,
                       levels_db=(-6.0, -3.0, 0.0), velocity=(55, 80)),
     "chamber": Recipe(chords=(19, 48, 0, 6, 71), comping=("chorale",), bass=(42, 70, 43), bass_lines=("chorale",),
@@ -370,6 +370,22 @@ def _comp_charleston(context: _Context) -> list[Note]:
     return notes
 
 
+def _comp_four(context: _Context) -> list[Note]:
+    """Four to the bar, short and even (a swing rhythm guitar's comping), the whole chord voiced."""
+    return _bar_hits(context, lambda per_bar: [(beat, 0.6, 0.9) for beat in range(per_bar)])
+
+
+def _comp_pulsing(context: _Context) -> list[Note]:
+    """The strings' open voicing re-bowed on every beat, the downbeat stronger."""
+    voicer = _Voicer(48, 79)
+
+    def open_voicing(chord: Chord) -> list[int]:
+        close = voicer(chord)
+        return [close[0] - 12] + close[1:] + [close[0] + 12] if len(close) >= 3 else close
+
+    return _per_beat(context, open_voicing, 0.97)
+
+
 def _comp_arpeggio(context: _Context) -> list[Note]:
     """Eighth notes climbing the chord over two octaves and back (root, fifth, octave, tenth...), each held on."""
     notes = []
@@ -484,7 +500,7 @@ def _pad(context: _Context) -> list[Note]:
 
 _COMPING = {"beats": _comp_beats, "eighths": _comp_eighths, "syncopated": _comp_syncopated,
             "charleston": _comp_charleston, "arpeggio": _comp_arpeggio, "strum": _comp_strum, "power": _comp_power,
-            "sustained": _comp_sustained, "chorale": _comp_chorale}
+            "sustained": _comp_sustained, "pulsing": _comp_pulsing, "four": _comp_four, "chorale": _comp_chorale}
 
 
 # ----------------------------------------------------------------------------------------------------
