@@ -112,8 +112,9 @@ GM_ONLY_KITS = (32, 40, 48)
 
 
 def installed_soundfonts() -> tuple[list[Path], list[Path]]:
-    """(the GM soundfonts found, best first, ending with pretty_midi's TimGM6mb; the drum-kit soundfonts found)."""
-    pitched = [path for path in GM_SOUNDFONTS if path.is_file()] + [resolve_soundfont(None)]
+    """(the GM soundfonts found, best first; pretty_midi's small TimGM6mb only when Debian's are missing; the
+    drum-kit soundfonts found)."""
+    pitched = [path for path in GM_SOUNDFONTS if path.is_file()] or [resolve_soundfont(None)]
     return pitched, [path for path in DRUM_SOUNDFONTS if path.is_file()]
 
 
