@@ -73,14 +73,19 @@ def tiny_model():
     return SongGenerator(config=config, network=build_generator(config.generator), source="tiny-random")
 
 
+def _saved(tmp_path_factory, model, name: str) -> Path:
+    """``model`` saved in the weights/ format in a new temporary folder."""
+    from vocals2song.model.weights import save_generator
+
+    directory = tmp_path_factory.mktemp(name)
+    save_generator(directory, model.network, model.config)
+    return directory
+
+
 @pytest.fixture(scope="session")
 def tiny_weights_dir(tmp_path_factory, tiny_model):
     """The tiny generator saved in the weights/ format."""
-    from vocals2song.model.weights import save_generator
-
-    directory = tmp_path_factory.mktemp("tiny-weights")
-    save_generator(directory, tiny_model.network, tiny_model.config)
-    return directory
+    return _saved(tmp_path_factory, tiny_model, "tiny-weights")
 
 
 @pytest.fixture(scope="session")
@@ -101,11 +106,7 @@ def tiny_styled_model():
 @pytest.fixture(scope="session")
 def tiny_styled_weights_dir(tmp_path_factory, tiny_styled_model):
     """The tiny styled generator saved in the weights/ format."""
-    from vocals2song.model.weights import save_generator
-
-    directory = tmp_path_factory.mktemp("tiny-styled-weights")
-    save_generator(directory, tiny_styled_model.network, tiny_styled_model.config)
-    return directory
+    return _saved(tmp_path_factory, tiny_styled_model, "tiny-styled-weights")
 
 
 @pytest.fixture
