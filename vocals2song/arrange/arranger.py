@@ -370,6 +370,18 @@ def _comp_charleston(context: _Context) -> list[Note]:
     return notes
 
 
+def _open_voicing():
+    """The strings' voicing: a voice-led close chord in C3–G5 spread open, its lowest tone doubled an octave below
+    and above."""
+    voicer = _Voicer(48, 79)
+
+    def open_voicing(chord: Chord) -> list[int]:
+        close = voicer(chord)
+        return [close[0] - 12] + close[1:] + [close[0] + 12] if len(close) >= 3 else close
+
+    return open_voicing
+
+
 def _comp_four(context: _Context) -> list[Note]:
     """Four to the bar, short and even (a swing rhythm guitar's comping), the whole chord voiced."""
     return _bar_hits(context, lambda per_bar: [(beat, 0.6, 0.9) for beat in range(per_bar)])
@@ -377,13 +389,7 @@ def _comp_four(context: _Context) -> list[Note]:
 
 def _comp_pulsing(context: _Context) -> list[Note]:
     """The strings' open voicing re-bowed on every beat, the downbeat stronger."""
-    voicer = _Voicer(48, 79)
-
-    def open_voicing(chord: Chord) -> list[int]:
-        close = voicer(chord)
-        return [close[0] - 12] + close[1:] + [close[0] + 12] if len(close) >= 3 else close
-
-    return _per_beat(context, open_voicing, 0.97)
+    return _per_beat(context, _open_voicing(), 0.97)
 
 
 def _comp_arpeggio(context: _Context) -> list[Note]:
@@ -449,13 +455,7 @@ def _comp_power(context: _Context) -> list[Note]:
 
 def _comp_sustained(context: _Context) -> list[Note]:
     """Each chord held for as long as it lasts (re-bowed on each downbeat), in an open voicing over two octaves."""
-    voicer = _Voicer(48, 79)
-
-    def open_voicing(chord: Chord) -> list[int]:
-        close = voicer(chord)
-        return [close[0] - 12] + close[1:] + [close[0] + 12] if len(close) >= 3 else close
-
-    return _held(context, open_voicing)
+    return _held(context, _open_voicing())
 
 
 def _comp_chorale(context: _Context) -> list[Note]:
