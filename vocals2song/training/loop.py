@@ -91,6 +91,7 @@ def train(
     keep_exports_every, resume, seed = settings.keep_exports_every, settings.resume, settings.seed
     workers, worker_processes, plan = settings.workers, settings.worker_processes, settings.plan
     estimated_plan_share = settings.estimated_plan_share
+    crop_store, init_from = settings.crop_store, settings.init_from
     config = ModelConfig(
         spectrogram=SpectrogramConfig(sample_rate=sample_rate),
         generator=_generator_config(width, depth, phase_representation, 3 if plan else 2),
@@ -98,7 +99,9 @@ def train(
         phase_representation=phase_representation,
     )
     _check_arguments(steps, batch_size, crop_frames, checkpoint_every, sample_every, config)
-    feeder = _choose_feeder(feeder, dataset)
+    if crop_store is not None and feeder == "device":
+        raise Vocals2SongError("A crop store feeds the workers feeder: drop --feeder device, or --crop-store.")
+    feeder = "workers" if crop_store is not None and dataset is None else _choose_feeder(feeder, dataset)
     existing = list_checkpoints(out)
     if existing and not resume:
         raise Vocals2SongError(
@@ -115,6 +118,13 @@ def train(
 
         pairs = PairIndex.build(data).select("train")
     config = _with_styles(config, pairs, dataset)
+    if crop_store is not None and dataset is None:
+        from vocals2song.pairs.crop_store import StoreDataset, open_store
+
+        folder = open_store(crop_store, pairs, config, variants=settings.store_variants, seed=seed,
+                            estimated_plan_share=share, min_frames=crop_frames, progress=progress)  # fmt: skip
+        dataset = StoreDataset(folder, config, batch_size=batch_size, crop_frames=crop_frames, seed=seed,
+                               augment=True, workers=workers)  # fmt: skip
     if feeder == "workers" and dataset is None:
         from vocals2song.pairs.crops import CropDataset
 
@@ -144,6 +154,9 @@ def train(
             print(f"resuming from {existing[-1][1]} at step {step}", file=sys.stderr)
         elif resume:
             print(f"no checkpoint in '{out}': starting from step 0", file=sys.stderr)
+        if init_from is not None and not (resume and existing):
+            _warm_start(model, config, init_from)
+            print(f"generator warm-started from {init_from}", file=sys.stderr)
 
         runner = StepRunner(model, strategy)
         if feeder == "device":
@@ -187,6 +200,9 @@ def train(
                 "feature_matching_weight": feature_matching_weight,
                 "estimated_plan_share": share if plan else None,
                 "feeder": feeder,
+                "crop_store": crop_store,
+                "init_from": init_from,
+                "precision": precision,
                 "seed": seed,
                 "hardware": hardware,
                 "wall_seconds": round(previous_wall_seconds + time.monotonic() - started, 1),
@@ -290,6 +306,23 @@ def _with_styles(config: ModelConfig, pairs, dataset) -> ModelConfig:
         return dataclasses.replace(config, styles=pair_styles(pairs))
     given = getattr(dataset, "config", None)
     return dataclasses.replace(config, styles=given.styles) if isinstance(given, ModelConfig) else config
+
+
+def _warm_start(model, config: ModelConfig, source: str) -> None:
+    """Load the generator weights of the export at ``source`` into ``model`` (same generator shape and target
+    representation required; Vocals2SongError otherwise, naming what differs)."""
+    from vocals2song.model.weights import load_generator
+
+    loaded = load_generator(source)
+    theirs = loaded.config
+    differs = [name for name, mine, other in (("generator", config.generator, theirs.generator),
+                                              ("phase representation", config.phase_representation,
+                                               theirs.phase_representation),
+                                              ("audio front end", config.spectrogram, theirs.spectrogram)) if mine != other]
+    if differs:
+        raise Vocals2SongError(f"Cannot warm-start from '{source}': its {', '.join(differs)} differ from this run's "
+                               f"({theirs.generator} against {config.generator}).")  # fmt: skip
+    model.generator.set_weights(loaded.network.get_weights())
 
 
 def _choose_feeder(feeder: str, dataset) -> str:

@@ -45,6 +45,13 @@ class TrainSettings:
         estimated_plan_share: with ``plan``, the share of crops (device feeder: of pairs) whose B is the
             estimator's plan rather than the pair's true one (default :data:`vocals2song.pairs.crop_plans.ESTIMATED_PLAN_SHARE`).
         precision: ``auto`` (mixed_bfloat16 on a GPU, else float32), ``float32`` or ``mixed_bfloat16``.
+        crop_store: a folder for the training pairs encoded once (:mod:`vocals2song.pairs.crop_store`): built there
+            on first use, reused by later runs and resumes; batches are then cut from it (workers feeder) instead of
+            decoded, augmented and encoded per crop. None: stream crops.
+        store_variants: augmented copies of each pair in a new crop store.
+        init_from: a weights folder (the export format) of the same generator shape whose generator weights start
+            the run (a warm start; the discriminator and optimizers start fresh). Ignored when resuming from a
+            checkpoint in ``out``.
     """
 
     out: str = "runs/train"
@@ -72,6 +79,9 @@ class TrainSettings:
     plan: bool = False
     estimated_plan_share: float | None = None
     precision: str = "auto"
+    crop_store: str | None = None
+    store_variants: int = 1
+    init_from: str | None = None
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
