@@ -65,6 +65,24 @@ def test_a_store_holds_each_pair_encoded_as_the_streamed_crops_are(corpus, tmp_p
         assert matches
 
 
+def test_feeder_threads_and_processes_read_a_fresh_store_alike(corpus, tmp_path):
+    """Threads opening the store together (a race once left one without the silence table) and a pickled copy (a
+    worker process) give the batches of one reader."""
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = build_store(tmp_path / "store", train_pairs(corpus), CONFIG, min_frames=FRAMES, workers=1, progress=False)
+    alone = [StoreDataset(folder, CONFIG, batch_size=2, crop_frames=FRAMES)[index][0] for index in range(4)]
+    for _ in range(5):
+        shared = StoreDataset(folder, CONFIG, batch_size=2, crop_frames=FRAMES)
+        with ThreadPoolExecutor(4) as pool:
+            together = list(pool.map(lambda index: shared[index][0], range(4)))
+        for mine, theirs in zip(together, alone):
+            np.testing.assert_array_equal(mine, theirs)
+    copy = pickle.loads(pickle.dumps(shared))
+    np.testing.assert_array_equal(copy[3][0], alone[3])
+
+
 def test_batches_depend_on_seed_epoch_and_index_only(corpus, tmp_path):
     folder = build_store(tmp_path / "store", train_pairs(corpus), CONFIG, min_frames=FRAMES, workers=1, progress=False)
     one = StoreDataset(folder, CONFIG, batch_size=2, crop_frames=FRAMES, seed=3)

@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Sequence
@@ -248,7 +249,8 @@ class StoreDataset(keras.utils.PyDataset):
         starts = np.array([entry["start"] for entry in self.entries], np.int64)
         windows = np.array([entry["frames"] - crop_frames + 1 for entry in self.entries], np.int64)
         self._starts, self._cumulative = starts, np.cumsum(windows)
-        self._voice = self._target = self._power = None
+        self._voice = self._target = self._power_sum = None
+        self._opening = threading.Lock()
         self.nb_frames = int(sum(entry["frames"] for entry in self.entries))
         self.steps_per_epoch = steps_per_epoch or max(1, self.nb_frames // (crop_frames * batch_size))
         frequencies = np.arange(generator.nb_bins) * config.spectrogram.sample_rate / config.spectrogram.n_fft
@@ -257,17 +259,23 @@ class StoreDataset(keras.utils.PyDataset):
         self._tilt_per_db = (2.0 * octaves / decibels).astype(np.float32)[:, None]  # network units per dB/octave
 
     def _arrays(self):
-        if self._voice is None:
-            self._voice = np.load(self.folder / "voice.npy", mmap_mode="r")
-            self._target = np.load(self.folder / "target.npy", mmap_mode="r")
-            power = np.load(self.folder / "power.npy")
-            self._power_sum = np.concatenate([[0.0], np.cumsum(power, dtype=np.float64)])
+        """(voice, target) memory maps, opened on first use (once per process; feeder threads share them)."""
+        with self._opening:
+            if self._voice is None:
+                power = np.load(self.folder / "power.npy")
+                self._power_sum = np.concatenate([[0.0], np.cumsum(power, dtype=np.float64)])
+                self._target = np.load(self.folder / "target.npy", mmap_mode="r")
+                self._voice = np.load(self.folder / "voice.npy", mmap_mode="r")
         return self._voice, self._target
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_voice"] = state["_target"] = None
+        state["_voice"] = state["_target"] = state["_power_sum"] = state["_opening"] = None
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._opening = threading.Lock()
 
     def __len__(self) -> int:
         return self.steps_per_epoch
