@@ -10,6 +10,10 @@
 # Rerun the same line to continue a killed run, or to go on to more STEPS. A run of tools/objective_sweep.sh
 # can be continued by copying its l1-100/ folder to OUT_DIR first (same model, same objective).
 # Then choose:  python bench/bench_models.py OUT_DIR/exports/step-* --data CORPUS --split validation
+#
+# The training pairs are encoded once into a crop store (CROP_STORE, default OUT_DIR-crop-store; about 1.3 GB per
+# hour of pairs), reused by every later sitting. WIDTH (default 8) sets the generator; INIT_FROM=weights starts a
+# new run from exported weights of the same shape (a warm start; ignored once OUT_DIR has checkpoints).
 set -euo pipefail
 out=${1:?output folder}
 steps=${2:?total steps}
@@ -18,6 +22,9 @@ shift 2
 python=${PYTHON:-python}
 resume=()
 [ -d "$out/checkpoints" ] && resume=(--resume)
-exec "$python" -m vocals2song train "$@" --out "$out" --steps "$steps" --width 8 --batch 8 --crop-frames 256 \
-    --target accompaniment --plan --phase-representation none --l1-weight 100 --checkpoint-every 100 \
-    --keep-exports-every 500 --sample-every 1000 --seed 0 "${resume[@]}"
+warm=()
+[ -n "${INIT_FROM:-}" ] && warm=(--init-from "$INIT_FROM")
+exec "$python" -m vocals2song train "$@" --out "$out" --steps "$steps" --width "${WIDTH:-8}" --batch 8 \
+    --crop-frames 256 --target accompaniment --plan --phase-representation none --l1-weight 100 \
+    --crop-store "${CROP_STORE:-${out%/}-crop-store}" --workers 2 --checkpoint-every 100 --keep-exports-every 500 \
+    --sample-every 1000 --seed 0 "${resume[@]}" "${warm[@]}"

@@ -1,9 +1,11 @@
 """The training loop: :func:`train` (the ``vocals2song train`` command) from arguments to an exported generator.
 
 Batches come from one of two feeders: ``"workers"`` reads a ``keras.utils.PyDataset`` of (voice, target) batches
-prepared on the CPU (threads or processes, :class:`~vocals2song.training.feeders.BatchFeeder`); ``"device"`` (JAX)
-holds the training audio in device memory and makes each batch inside the jitted step
-(:mod:`vocals2song.training.device_data`). :func:`train` writes into ``out``::
+prepared on the CPU (threads or processes, :class:`~vocals2song.training.feeders.BatchFeeder`): crops streamed from
+the audio files, or with ``crop_store`` cut from the pairs encoded once (:mod:`vocals2song.pairs.crop_store`);
+``"device"`` (JAX) holds the training audio in device memory and makes each batch inside the jitted step
+(:mod:`vocals2song.training.device_data`). A run can start its generator from exported weights of the same shape
+(``init_from``, a warm start). :func:`train` writes into ``out``::
 
     checkpoints/step-0000500/   generator.weights.h5, discriminator.weights.h5, g_optimizer.npz,
                                 d_optimizer.npz, state.json (the last two complete ones are kept; each is
