@@ -24,10 +24,12 @@ from vocals2song.model.weights import SongGenerator
 from vocals2song.web.handler import (  # noqa: F401  (SongApp, OUTPUT_NAMES, FAILURE_MESSAGE: the handler's API)
     COLUMN_MIN_WIDTH,
     CONCURRENCY_LIMIT,
+    DEFAULT_CHORD_RHYTHM,
     DEFAULT_JAZZ,
     DELETE_CACHE,
     EXAMPLES_DIR,
     FAILURE_MESSAGE,
+    CHORD_CHANGES,
     HAPPY,
     IMAGE_HEIGHT,
     KEYS,
@@ -149,6 +151,8 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
                     jazz = gr.Slider(0.0, 1.0, value=DEFAULT_JAZZ, step=0.1, label="Chord complexity",
                                      info="0: common progressions; 1: the melody's own chords, more sevenths",
                                      min_width=200, elem_id="jazz")  # fmt: skip
+                    chord_rhythm = gr.Dropdown(CHORD_CHANGES, value=DEFAULT_CHORD_RHYTHM, label="Chord changes",
+                                                min_width=140, elem_id="chord-changes")  # fmt: skip
                     with gr.Column(min_width=200):
                         tempo = gr.Number(value=0, minimum=0, maximum=MAX_TEMPO_BPM, label="Tempo (BPM, 0 = auto)",
                                           elem_id="tempo")  # fmt: skip
@@ -192,7 +196,7 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
         song_key = gr.State()  # which kept song "Prepare downloads" writes
         outputs = [voice_image, song_image, voice_decibels, song_decibels, voice_audio, song_audio,
                    accompaniment_audio, chord_chart, status, song_key]  # fmt: skip
-        request_inputs = [voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style]
+        request_inputs = [voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style, chord_rhythm]
         if examples:
             examples.load_input_event.then(song_app.example, inputs=[voice], outputs=outputs, api_visibility="private",
                                            concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
@@ -210,7 +214,7 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
         # One rule for every control: a change makes the song again at once (once there is a voice); "Surprise
         # me" and the tempo buttons set their field first.
         gr.on([key.change, happy.change, jazz.release, tempo.submit, seed.submit, phase.change, mode.change,
-               style.change],
+               style.change, chord_rhythm.change],
               song_app.remake, inputs=request_inputs, outputs=outputs, api_visibility="private",
               concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
         surprise.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private", queue=False).then(

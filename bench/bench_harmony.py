@@ -19,8 +19,13 @@ STFT magnitude given (inference gives it), and of the whole :func:`vocals2song.i
 generator in ``--weights`` (default: the packaged one) with the plan read (``harmony="auto"``) and without
 (``harmony=None``).
 
+With ``--rhythm``, instead: the harmonic-rhythm table. Per chord rhythm (per beat, per half bar, per bar at each
+``--mid-bar-costs``), the share of the sung notes' duration on a tone of the estimated chord, the median chord in
+beats, chord root and majmin against the score and the key; beside two floors (the true key's tonic triad
+throughout; per bar, the true key's diatonic triad the bar's sung notes fit best) and the pair's own plan.
+
 Usage: python bench/bench_harmony.py CORPUS [--split test] [--max-pairs N] [--pitch yin|pyin|chroma]
-           [--jazz 0.5] [--repeats 7] [--weights DIR]
+           [--jazz 0.5] [--repeats 7] [--weights DIR] [--rhythm [--mid-bar-costs 0 2 4 8]]
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from vocals2song.codec import spectrogram as codec  # noqa: E402
 from vocals2song.audio import resample  # noqa: E402
-from vocals2song.plan.estimate import estimate_harmony  # noqa: E402
+from vocals2song.plan.estimate import MID_BAR_CHANGE_COST, estimate_harmony  # noqa: E402
 from vocals2song.plan.harmony import Harmony  # noqa: E402
 from vocals2song.plan.listening import ANALYSIS  # noqa: E402
 
@@ -125,6 +130,87 @@ def score_corpus(corpus: Path, split: str, max_pairs: int | None, pitch: str, ja
     return totals
 
 
+MAJOR_TRIADS = ((0, "maj"), (2, "min"), (4, "min"), (5, "maj"), (7, "maj"), (9, "min"), (11, "dim"))
+MINOR_TRIADS = ((0, "min"), (2, "dim"), (3, "maj"), (5, "min"), (7, "min"), (7, "maj"), (8, "maj"), (10, "maj"))
+
+
+def bar_spans(reference: Harmony) -> list[tuple[float, float]]:
+    """The reference's bars as (start, end), with a pickup before the first bar line as a bar of its own."""
+    lines = [0.0] + [float(time) for time in reference.downbeats if time > 0] + [float(reference.duration)]
+    return [(start, end) for start, end in zip(lines, lines[1:]) if end > start]
+
+
+def floor_chords(reference: Harmony, kind: str) -> list:
+    """The floors' chords over the reference's span: "tonic" (the true key's tonic triad throughout) or "diatonic"
+    (per bar, the diatonic triad of the true key that the sung notes of that bar fit best: chosen with the melody,
+    so a generous floor)."""
+    from vocals2song.plan.harmony import Chord
+
+    tonic, mode = reference.key_tonic, reference.key_mode
+    if kind == "tonic":
+        return [Chord(0.0, reference.duration, tonic, "maj" if mode == "major" else "min")]
+    triads = MAJOR_TRIADS if mode == "major" else MINOR_TRIADS
+    chords = []
+    for start, end in bar_spans(reference):
+        notes = [note for note in reference.melody if note.end > start and note.start < end]
+        candidates = [Chord(start, end, (tonic + degree) % 12, quality) for degree, quality in triads]
+        chords.append(max(candidates, key=lambda chord: melody_fit(notes, [chord])[0]))
+    return chords
+
+
+def median_chord_beats(harmony: Harmony) -> float:
+    """The median chord length in beats of the harmony's own tempo (chords merged when equal neighbours)."""
+    seconds_per_beat = 60.0 / harmony.tempo_bpm
+    return float(np.median([(chord.end - chord.start) / seconds_per_beat for chord in harmony.chords]))
+
+
+def rhythm_table(corpus: Path, split: str, max_pairs: int | None, costs: list[float], pitch: str, jazz: float) -> str:
+    """Fit and harmonic rhythm of the estimator per chord rhythm (and per mid-bar change cost for "bar") beside
+    the floors and the score's own chords: the share of sung-note duration on a chord tone, the median chord in
+    beats, and chord root / majmin against the score (MIREX-weighted)."""
+    from vocals2song.plan.controls import PlanControls
+
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    pairs = [pair for pair in manifest["pairs"] if pair["split"] == split and "harmony" in pair]
+    if max_pairs:
+        pairs = pairs[:: max(1, len(pairs) // max_pairs)][:max_pairs]
+    systems = [("estimator, per beat", {"chord_rhythm": "beat"}, None),
+               ("estimator, per half bar", {"chord_rhythm": "half"}, None)]
+    systems += [(f"estimator, per bar (mid-bar change cost {cost:g})", {"chord_rhythm": "bar"}, cost) for cost in costs]
+    totals: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for number, pair in enumerate(pairs):
+        voice, rate = soundfile.read(corpus / pair["vocals"], dtype="float32")
+        reference = Harmony.from_dict(pair["harmony"])
+        for label, fields, cost in systems:
+            estimate = estimate_harmony(voice, rate, PlanControls.make(jazz=jazz, **fields), pitch_method=pitch,
+                                        mid_bar_cost=cost)
+            row = totals[label]
+            row["fit"].append(melody_fit(reference.melody, estimate.chords))
+            row["beats"].append(median_chord_beats(estimate))
+            for rule, value in chord_comparisons(reference, estimate).items():
+                row[rule].append(value)
+            row["key"].append(mir_eval.key.weighted_score(reference.key_label, estimate.key_label))
+        for label, chords in (("floor: the tonic triad (true key)", floor_chords(reference, "tonic")),
+                              ("floor: best diatonic triad per bar (true key)", floor_chords(reference, "diatonic")),
+                              ("the score's chords (the pair's plan)", list(reference.chords))):
+            stand_in = Harmony(reference.key_tonic, reference.key_mode, reference.tempo_bpm, reference.beats,
+                               reference.downbeats, tuple(chords), reference.duration)
+            row = totals[label]
+            row["fit"].append(melody_fit(reference.melody, chords))
+            row["beats"].append(median_chord_beats(stand_in))
+            for rule, value in chord_comparisons(reference, stand_in).items():
+                row[rule].append(value)
+        print(f"\r{number + 1}/{len(pairs)} pairs (rhythm)", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    lines = [f"| plan ({len(pairs)} {split} pairs) | sung notes on a chord tone | median chord (beats) | chord root | "
+             "chord majmin | key (MIREX) |", "|---|---|---|---|---|---|"]
+    for label, row in totals.items():
+        key = f"{np.mean(row['key']):.2f}" if row.get("key") else "–"
+        lines.append(f"| {label} | {summarise(row['fit']):.2f} | {np.median(row['beats']):.1f} | "
+                     f"{summarise(row['root']):.2f} | {summarise(row['majmin']):.2f} | {key} |")
+    return "\n".join(lines)
+
+
 def summarise(values: list) -> float:
     if isinstance(values[0], tuple):
         return sum(value[0] for value in values) / max(sum(value[1] for value in values), 1e-9)
@@ -197,7 +283,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--weights", help="the generator timed in vocals_to_song (default: the packaged one)")
     parser.add_argument("--timing-only", action="store_true", help="skip the accuracy tables")
+    parser.add_argument("--rhythm", action="store_true",
+                        help="only the harmonic-rhythm table: fit, chord length and accuracy per chord rhythm, "
+                             "beside the floors and the score's chords")
+    parser.add_argument("--mid-bar-costs", type=float, nargs="+", default=[MID_BAR_CHANGE_COST],
+                        help="costs of a change inside a bar compared in the rhythm table")
     args = parser.parse_args(argv)
+    if args.rhythm:
+        print(f"\n{args.split} split of {args.corpus}, pitch tracker {args.pitch}, jazz {args.jazz}\n")
+        print(rhythm_table(args.corpus, args.split, args.max_pairs, args.mid_bar_costs, args.pitch, args.jazz))
+        return 0
     if not args.timing_only:
         totals = score_corpus(args.corpus, args.split, args.max_pairs, args.pitch, args.jazz)
         print(f"\n{args.split} split of {args.corpus}, pitch tracker {args.pitch}, jazz {args.jazz}\n")

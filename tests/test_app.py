@@ -119,6 +119,14 @@ def test_plan_controls_remake_the_song(song_app, inputs):
         assert np.mean(np.asarray(picture)[..., 2] > 100) > 0.01  # the plan's chord lines and beat marks, in blue
     assert song_app.scaled_tempo(outputs["song_key"], 0, factor=0.5) == 45.0  # the plan's tempo, halved
     assert song_app.scaled_tempo(outputs["song_key"], 120, factor=2.0) == 240.0  # the field's tempo, doubled
+    from test_harmony import SAMPLE_RATE, sung_melody  # eight bars of a tune at 120 BPM, one chord a bar
+
+    tune = write(inputs / "plan-tune.wav", sung_melody(), SAMPLE_RATE)
+    plans = {rhythm: song_app.kept.get(named(song_app.generate(tune, "mixture", 0, "predicted", tempo=120,
+                                                               chord_rhythm=rhythm))["song_key"]).harmony
+             for rhythm in ("Per beat", "bar")}  # a label or a value  # fmt: skip
+    assert len(plans["Per beat"].chords) > len(plans["bar"].chords)
+    assert np.median([(chord.end - chord.start) * 2 for chord in plans["bar"].chords]) >= 2  # beats at 120 BPM
     auto = named(song_app.generate(path, "mixture", 0, "predicted", key="auto", happy="auto", jazz=0.5, tempo=0))
     estimated = song_app.kept.get(auto["song_key"]).harmony.tempo_bpm
     assert song_app.scaled_tempo(auto["song_key"], 0, factor=2.0) == pytest.approx(min(2 * estimated, 300), abs=0.1)
@@ -165,6 +173,7 @@ def test_handler_same_seed_same_song_and_modes(song_app, inputs):
         ("INPUTS/voice.wav", {"happy": "sad"}, "Unknown major/minor choice"),
         ("INPUTS/voice.wav", {"jazz": 2.0}, "chord complexity (jazz) must be a number from 0 to 1"),
         ("INPUTS/voice.wav", {"jazz": "lots"}, "chord complexity (jazz) must be a number from 0 to 1"),
+        ("INPUTS/voice.wav", {"chord_rhythm": "often"}, "Unknown chord rhythm 'often': choose one of bar, half, beat"),
         ("INPUTS/voice.wav", {"tempo": -5}, "tempo must be a number"),
         ("INPUTS/voice.wav", {"tempo": 1e6}, "tempo must be a number"),
         ("INPUTS/voice.wav", {"tempo": 5}, "between 30 and 300 beats per"),
@@ -232,7 +241,7 @@ def test_a_styled_generator_offers_its_styles_and_plays_the_one_chosen(tiny_styl
     assert dropdown.visible is not False and dropdown.value == "pop"
     assert dropdown.choices == [(style.capitalize(), style) for style in STYLES]
     generate, = [fn for fn in demo.fns.values() if fn.api_name == "generate"]
-    assert generate.inputs[-1] is dropdown  # the API's last parameter, "style"
+    assert generate.inputs[-2] is dropdown  # the API's parameter "style", before "chord_rhythm"
     remakes = [fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "remake"]
     assert any((dropdown._id, "change") in fn.targets for fn in remakes)  # choosing a style makes the song again
 

@@ -327,6 +327,32 @@ def test_chord_chart_plan_controls_and_the_b_toggle(app_url, browser, tmp_path):
         context.close()
 
 
+CHORDS_IN_CHART = ("() => [...document.querySelectorAll('#chord-chart td')]"
+                   ".reduce((n, cell) => n + cell.innerText.trim().split(/\\s+/).filter(Boolean).length, 0)")
+
+
+def test_chord_changes_per_beat_remake_the_chart(app_url, browser, tmp_path):
+    """A tune of eight bars: by default its chart names a chord or two a bar; "Chord changes: Per beat" makes the
+    song again with more chords."""
+    from test_harmony import SAMPLE_RATE, sung_melody
+
+    tune = tmp_path / "tune.wav"
+    soundfile.write(tune, sung_melody(), SAMPLE_RATE, subtype="PCM_16")
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    page = context.new_page()
+    try:
+        open_app(page, app_url)
+        upload_and_generate(page, tune)
+        page.locator("#chord-chart td").first.wait_for(state="visible", timeout=30_000)
+        per_bar = page.evaluate(CHORDS_IN_CHART)
+        assert per_bar >= 4, per_bar  # each bar's cell names its chords
+        page.locator("#chord-changes input").click()
+        page.get_by_role("option", name="Per beat", exact=True).click()
+        page.wait_for_function(f"(before) => ({CHORDS_IN_CHART})() > before", arg=per_bar, timeout=60_000)
+    finally:
+        context.close()
+
+
 def test_the_inputs_leave_no_empty_area_on_a_desktop(app_url, browser, tmp_path):
     """Side by side, the voice's column (input, examples, plan controls) and the controls' column (seed, phase,
     Generate, the song) end within 150 px of each other, before and after a song: the voice input once sat

@@ -164,8 +164,8 @@ def test_controls_are_followed():
     given = estimate_harmony(voice, SAMPLE_RATE, key="D", tempo=90.0)
     assert given.key_tonic == 2 and given.tempo_bpm == 90.0
     assert np.median(np.diff(given.beats)) == pytest.approx(60 / 90, rel=0.02)
-    minor = estimate_harmony(voice, SAMPLE_RATE, key="C", happy=0.0)
-    major = estimate_harmony(voice, SAMPLE_RATE, key="C", happy=1.0)
+    minor = estimate_harmony(voice, SAMPLE_RATE, key="C", happy=0.0, chord_rhythm="beat")  # many chords to count
+    major = estimate_harmony(voice, SAMPLE_RATE, key="C", happy=1.0, chord_rhythm="beat")
     assert minor.key_mode == "minor" and major.key_mode == "major"
     assert sum(chord.quality == "min" for chord in minor.chords) > sum(chord.quality == "min" for chord in major.chords)
     plain = estimate_harmony(voice, SAMPLE_RATE, jazz=0.0)
@@ -249,13 +249,37 @@ def test_plan_controls_are_checked_once_with_one_sentence():
         estimate_harmony(np.zeros(22050, dtype=np.float32), SAMPLE_RATE, controls, key="C")
 
 
-def test_chord_rhythm_bar_changes_chords_only_on_downbeats():
+def test_chord_rhythm_bar_changes_chords_only_on_downbeats_when_a_change_inside_a_bar_is_barred():
     from vocals2song.plan.controls import PlanControls
 
     voice = sung_melody()
-    beat = estimate_harmony(voice, SAMPLE_RATE, PlanControls.make(tempo=100.0))
-    bar = estimate_harmony(voice, SAMPLE_RATE, PlanControls.make(tempo=100.0, chord_rhythm="bar"))
+    beat = estimate_harmony(voice, SAMPLE_RATE, PlanControls.make(tempo=100.0, chord_rhythm="beat"))
+    bar = estimate_harmony(voice, SAMPLE_RATE, PlanControls.make(tempo=100.0, chord_rhythm="bar"),
+                           mid_bar_cost=float("inf"))  # fmt: skip
     downbeats = {round(time, 3) for time in bar.downbeats}
     changes = [round(chord.start, 3) for chord in bar.chords[1:]]
     assert changes and all(change in downbeats for change in changes)
     assert len(bar.chords) < len(beat.chords)
+    free = estimate_harmony(voice, SAMPLE_RATE, PlanControls.make(tempo=100.0, chord_rhythm="bar"), mid_bar_cost=0.0)
+    half = estimate_harmony(voice, SAMPLE_RATE, PlanControls.make(tempo=100.0, chord_rhythm="half"))
+    assert free.chords == half.chords  # without its cost "bar" is "half"
+
+
+def test_chords_last_a_bar_by_default_and_change_inside_one_where_the_melody_asks():
+    """The default rhythm keeps chords for at least half a bar over a melody of one chord per bar, but follows a
+    melody that sings C's tones for half a bar and G's for the other half."""
+    from vocals2song.plan.controls import DEFAULT_CHORD_RHYTHM, PlanControls
+
+    assert DEFAULT_CHORD_RHYTHM == "bar"
+    plain = estimate_harmony(sung_melody(), SAMPLE_RATE, tempo=TEMPO)
+    beat_seconds = 60.0 / TEMPO
+    lengths = [(chord.end - chord.start) / beat_seconds for chord in plain.chords]
+    assert np.median(lengths) >= 2.0  # (4 with the bars in phase; the bar lines found here are 3 beats late)
+    split_bars = [((60, 64, 71, 74), (0, "maj"))] * 6 + [((72, 72, 72, 72), (0, "maj"))]
+    asked = estimate_harmony(sung_melody(split_bars), SAMPLE_RATE, tempo=TEMPO)
+    bar_lines = {round(time, 2) for time in asked.downbeats}
+    inside = [chord for chord in asked.chords[1:] if round(chord.start, 2) not in bar_lines]
+    assert len(inside) >= 3  # most bars change chord at their middle
+    strict = estimate_harmony(sung_melody(split_bars), SAMPLE_RATE, PlanControls.make(tempo=TEMPO),
+                              mid_bar_cost=float("inf"))  # fmt: skip
+    assert len(strict.chords) < len(asked.chords)

@@ -24,7 +24,7 @@ resume=()
 [ -d "$out/checkpoints" ] && resume=(--resume)
 warm=()
 [ -n "${INIT_FROM:-}" ] && warm=(--init-from "$INIT_FROM")
-exec "$python" -m vocals2song train "$@" --out "$out" --steps "$steps" --width "${WIDTH:-8}" --batch 8 \
+exec "$python" -m vocals2song train "$@" --out "$out" --steps "$steps" --width "${WIDTH:-8}" --batch 16 \
     --crop-frames 256 --target accompaniment --plan --phase-representation none --l1-weight 100 \
     --crop-store "${CROP_STORE:-${out%/}-crop-store}" --workers 2 --checkpoint-every 100 --keep-exports-every 500 \
     --sample-every 1000 --seed 0 "${resume[@]}" "${warm[@]}"

@@ -232,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     corpus.add_argument("--workers", type=int, help="processes (default: all cores)")
     corpus.add_argument("--seconds", type=float, default=20.0, help="longest excerpt")
     corpus.add_argument("--sample-rate", type=int, default=22050)
-    corpus.add_argument("--soundfont", help="a .sf2 file (default: TimGM6mb from pretty_midi)")
+    corpus.add_argument("--soundfont", help="a .sf2 file, or 'fluidr3' (default: TimGM6mb from pretty_midi; a styled corpus draws "
+                             "among MuseScore General, FluidR3 GM and avldrums' kits where installed)")
     corpus.add_argument("--seed", type=int, default=0)
     corpus.add_argument("--voice-augmentation", type=float, default=0.7, metavar="P",
                         help="probability that a pair's voice sounds recorded (room, noise, microphone, detune, "

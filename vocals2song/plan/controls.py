@@ -14,9 +14,10 @@ from vocals2song.plan.harmony import MODES, parse_key
 
 MIN_TEMPO_BPM, MAX_TEMPO_BPM = 30.0, 300.0
 DEFAULT_JAZZ = 0.5
-# How often the chords may change: "beat" (at most one per beat), "half" (per half bar), "bar" (one per bar).
-CHORD_RHYTHMS = ("beat", "half", "bar")
-DEFAULT_CHORD_RHYTHM = "beat"
+# How often the chords may change: "bar" (one per bar, two where the melody clearly asks for it), "half" (per half
+# bar), "beat" (at most one per beat).
+CHORD_RHYTHMS = ("bar", "half", "beat")
+DEFAULT_CHORD_RHYTHM = "bar"
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,11 @@ SEVENTH_BONUS = 1.5  # log-score added to dominant sevenths per unit of (jazz - 
 # chord 0.65 → 0.74 against one per half bar (the tables, counted per half bar, serve both; their transitions at
 # half weight, an approximation of the per-beat chain, did worse).
 BEATS_PER_SEGMENT = 1
+# "bar": the chords are decoded per half bar, and a change inside a bar costs this much log score, so a bar keeps one
+# chord unless its melody clearly asks for two. On 60 training pairs of a styled corpus (bench/bench_harmony.py
+# --rhythm --split train --mid-bar-costs ...) costs 0.5 / 1 / 1.5 / 2 / 4 gave median chords of 2.1 / 3.0 / 3.6 /
+# 3.9 / 4.0 beats with 0.64 / 0.62 / 0.62 / 0.61 / 0.59 of the sung notes on a chord tone (per beat: 1.8, 0.68).
+MID_BAR_CHANGE_COST = 1.5
 KEY_CANDIDATES = 6  # keys (best by profile) harmonised to choose the key; 1 = profile only
 KEY_PROFILE_WEIGHT = 2.0  # the profile's correlation, per beat sung, against the chord path's log score
 
@@ -98,18 +103,34 @@ def resolve_controls(controls: PlanControls | None, fields: dict) -> PlanControl
 
 
 def _beats_per_segment(chord_rhythm: str, beats, downbeats) -> int:
-    """Beats per chord segment for a chord rhythm (segments restart at each downbeat)."""
+    """Beats per decoded segment for a chord rhythm (segments restart at each downbeat): one for "beat", half a
+    bar for "half" and "bar" (which pays :data:`MID_BAR_CHANGE_COST` for a change inside a bar)."""
     if chord_rhythm == "beat":
         return BEATS_PER_SEGMENT
     bar = int(np.median(np.diff(np.searchsorted(beats, downbeats)))) if len(downbeats) > 1 else 4
-    bar = max(bar, 1)
-    return bar if chord_rhythm == "bar" else max(1, bar // 2)
+    return max(1, max(bar, 1) // 2)
+
+
+def change_costs(bounds: list[tuple[float, float]], downbeats, chord_rhythm: str,
+                 mid_bar_cost: float | None = None) -> np.ndarray:
+    """Log-score cost of a chord change at the start of each segment: (nb_segments,), 0 on bar lines (and for
+    "beat" and "half"), ``mid_bar_cost`` (default :data:`MID_BAR_CHANGE_COST`) inside a bar for "bar"."""
+    costs = np.zeros(len(bounds))
+    if chord_rhythm != "bar":
+        return costs
+    cost = MID_BAR_CHANGE_COST if mid_bar_cost is None else float(mid_bar_cost)
+    bar_lines = np.asarray(sorted(downbeats), dtype=np.float64)
+    for index, (start, _) in enumerate(bounds):
+        on_bar_line = bar_lines.size and np.min(np.abs(bar_lines - start)) < 1e-6
+        costs[index] = 0.0 if on_bar_line or (bar_lines.size and start < bar_lines[0]) else cost
+    return costs
 
 
 
 
 def estimate_harmony(voice: np.ndarray, sample_rate: int, controls: PlanControls | None = None, *,
-                     magnitude: np.ndarray | None = None, pitch_method: str = "yin", **control_fields) -> Harmony:
+                     magnitude: np.ndarray | None = None, pitch_method: str = "yin", mid_bar_cost: float | None = None,
+                     **control_fields) -> Harmony:  # fmt: skip
     """Read a plan from a voice: melody, tempo and beats, key, and chords by Viterbi.
 
     Args:
@@ -121,6 +142,8 @@ def estimate_harmony(voice: np.ndarray, sample_rate: int, controls: PlanControls
         magnitude: the voice's STFT magnitude at :data:`vocals2song.plan.listening.ANALYSIS`, shape (nb_bins,
             nb_frames), when the caller has it (inference does); computed by the codec otherwise.
         pitch_method: the melody tracker (:func:`vocals2song.plan.listening.pitch_track`); "yin" unless comparing.
+        mid_bar_cost: the cost of a change inside a bar with chord rhythm "bar" (default
+            :data:`MID_BAR_CHANGE_COST`; benchmarks only).
     Returns:
         A :class:`Harmony` covering the voice, with the estimated melody.
     Raises:
@@ -150,14 +173,15 @@ def estimate_harmony(voice: np.ndarray, sample_rate: int, controls: PlanControls
         observations[index] = np.bincount(frame_classes[mask], frame_weights[mask], minlength=12)
     observations *= track.frame_seconds * tempo_bpm / 60.0  # beats of singing per pitch class
 
+    costs = change_costs(bounds, downbeats, controls.chord_rhythm, mid_bar_cost)
     if tonic_given is None:
-        tonic, mode = choose_key(observations, float(jazz))
+        tonic, mode = choose_key(observations, float(jazz), costs)
     else:
         tonic, mode = tonic_given, mode_given or "major"
     if happy is not None:
         mode = "major" if happy >= 0.5 else "minor"
     happiness = (1.0 if mode == "major" else 0.0) if happy is None else float(happy)
-    path, _ = viterbi_chords(observations, tonic, happiness, float(jazz))
+    path, _ = viterbi_chords(observations, tonic, happiness, float(jazz), costs)
     chords = _merge([Chord(start, end, path[index] % 12, ESTIMATED_QUALITIES[path[index] // 12])
                      for index, (start, end) in enumerate(bounds)])
     return Harmony(
@@ -186,7 +210,7 @@ def estimate_key(histogram: np.ndarray) -> tuple[int, str]:
     return int(tonic), MODES[mode]
 
 
-def choose_key(observations: np.ndarray, jazz: float) -> tuple[int, str]:
+def choose_key(observations: np.ndarray, jazz: float, costs: np.ndarray | None = None) -> tuple[int, str]:
     """The key, from the melody's pitch classes and the chords it implies.
 
     The :data:`KEY_CANDIDATES` keys whose profiles fit the sung pitch classes best are each
@@ -195,6 +219,7 @@ def choose_key(observations: np.ndarray, jazz: float) -> tuple[int, str]:
 
     Args:
         observations: (nb_segments, 12) beats of singing per pitch class.
+        costs: the cost of a chord change entering each segment (:func:`change_costs`), or None.
     """
     scores = key_scores(observations.sum(axis=0))
     order = np.argsort(scores, axis=None)[::-1][:KEY_CANDIDATES]
@@ -205,14 +230,15 @@ def choose_key(observations: np.ndarray, jazz: float) -> tuple[int, str]:
     best = (-np.inf, 0, "major")
     for flat in order:
         mode, tonic = np.unravel_index(int(flat), (2, 12))
-        _, path_score = viterbi_chords(observations, int(tonic), 1.0 if mode == 0 else 0.0, jazz)
+        _, path_score = viterbi_chords(observations, int(tonic), 1.0 if mode == 0 else 0.0, jazz, costs)
         total = path_score + KEY_PROFILE_WEIGHT * beats_sung * scores[mode, tonic]
         if total > best[0]:
             best = (total, int(tonic), MODES[mode])
     return best[1], best[2]
 
 
-def viterbi_chords(observations: np.ndarray, tonic: int, happy: float, jazz: float) -> tuple[list[int], float]:
+def viterbi_chords(observations: np.ndarray, tonic: int, happy: float, jazz: float,
+                   costs: np.ndarray | None = None) -> tuple[list[int], float]:  # fmt: skip
     """The most likely chord per segment (indexes of :func:`chord_index`) and its log score.
 
     Args:
@@ -220,6 +246,7 @@ def viterbi_chords(observations: np.ndarray, tonic: int, happy: float, jazz: flo
         tonic: the key's tonic pitch class (the tables are key relative).
         happy: weight of the major-key table (1) against the minor-key one (0).
         jazz: 0 trusts the progressions, 1 the melody (and likes sevenths).
+        costs: (nb_segments,) log-score cost of changing chord at the start of each segment (None: free).
     """
     initial, transitions, melody = _log_tables(tonic, round(happy, 3))
     melody_weight = MELODY_WEIGHT * 2.0 ** (2.0 * (jazz - 0.5))
@@ -232,8 +259,11 @@ def viterbi_chords(observations: np.ndarray, tonic: int, happy: float, jazz: flo
     emissions = observations @ fit.T * melody_weight + sevenths  # (segments, chords)
     score = initial + emissions[0]
     back = np.zeros((len(observations), len(initial)), dtype=np.int64)
+    changing = ~np.eye(len(initial), dtype=bool)
     for index in range(1, len(observations)):
         candidates = score[:, None] + transitions
+        if costs is not None and costs[index]:
+            candidates = np.where(changing, candidates - costs[index], candidates)
         back[index] = np.argmax(candidates, axis=0)
         score = candidates[back[index], np.arange(len(initial))] + emissions[index]
     path = [int(np.argmax(score))]

@@ -26,7 +26,7 @@ from gradio.components.plot import PlotData
 from vocals2song.audio import load_audio
 from vocals2song.web.display import DecibelViews, display_jpeg, plan_png
 from vocals2song.errors import Vocals2SongError, WeightsError
-from vocals2song.plan.controls import DEFAULT_JAZZ, MAX_TEMPO_BPM, MIN_TEMPO_BPM, PlanControls
+from vocals2song.plan.controls import DEFAULT_CHORD_RHYTHM, DEFAULT_JAZZ, MAX_TEMPO_BPM, MIN_TEMPO_BPM, PlanControls
 from vocals2song.plan.harmony import PITCH_NAMES, Harmony, chart_bars
 from vocals2song.inference import generator_style, vocals_to_song
 from vocals2song.web.serving import (
@@ -63,6 +63,8 @@ PHASES = [("Predicted (the generator's phase, or PGHI for magnitude only)", "pre
 KEYS = [("Auto", "auto")] + [(name, name) for name in PITCH_NAMES]
 HAPPY = [("Auto", "auto"), ("Major", "major"), ("Minor", "minor"), ("Half and half", "both")]
 HAPPY_VALUES = {"auto": None, "major": 1.0, "minor": 0.0, "both": 0.5}
+# The "Chord changes" choices: (label, chord rhythm of vocals2song.plan.controls.CHORD_RHYTHMS)
+CHORD_CHANGES = [("Per bar", "bar"), ("Per half bar", "half"), ("Per beat", "beat")]
 BARS_PER_ROW = 4  # chord chart cells per row
 class SongApp:
     """The demo's state and its one request handler, :meth:`generate` (the UI and the API both call it).
@@ -135,17 +137,20 @@ class SongApp:
         return style_choices(self.model.config.styles if self.model is not None else ())
 
     def generate(self, voice, mode="mixture", seed=0, phase="predicted", key="auto", happy="auto", jazz=DEFAULT_JAZZ,
-                 tempo=0, show_plan=False, style=None, progress=gr.Progress()):
+                 tempo=0, show_plan=False, style=None, chord_rhythm=DEFAULT_CHORD_RHYTHM, progress=gr.Progress()):
         """Voice file → the outputs of the UI, in the order of :data:`OUTPUT_NAMES`; the last, a key to the song
         kept for :meth:`downloads`, goes to a ``gr.State`` (API clients do not see it).
 
         ``style`` is a name or label of :attr:`styles`; None or empty plays the generator's default
         (:func:`vocals2song.inference.generator_style`), the only choice of a generator without styles.
+        ``chord_rhythm`` is how often the plan's chords may change (the "Chord changes" control): "bar", "half"
+        or "beat", or their labels in :data:`CHORD_CHANGES`; None or empty: per bar.
         Every person-facing failure raises ``gr.Error`` with one sentence; anything unexpected is logged
         and reported with :data:`FAILURE_MESSAGE`.
         """
         try:
-            return self._generate(voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style, progress)
+            return self._generate(voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style, chord_rhythm,
+                                  progress)  # fmt: skip
         except gr.Error:
             raise
         except Vocals2SongError as error:
@@ -154,24 +159,25 @@ class SongApp:
             logger.exception("Generation failed for %r", voice)
             raise user_error(FAILURE_MESSAGE) from None
 
-    def _generate(self, voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style, progress):
+    def _generate(self, voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style, chord_rhythm, progress):
         if self.model is None:
             raise WeightsError(self.weights_error or "No trained generator is loaded.")
         path = self._checked_path(voice)
         mode = _checked_choice(mode, MODES, "output mode")
         phase = _checked_choice(phase, PHASES, "phase")
         seed = _checked_seed(seed)
-        plan = _checked_plan_controls(key, happy, jazz, tempo)
+        plan = _checked_plan_controls(key, happy, jazz, tempo, chord_rhythm)
         style = self._checked_style(style)
         self.purge()
         return self._respond(path, mode, seed, phase, progress, plan, bool(show_plan), style)
 
     def remake(self, voice, mode="mixture", seed=0, phase="predicted", key="auto", happy="auto", jazz=DEFAULT_JAZZ,
-               tempo=0, show_plan=False, style=None, progress=gr.Progress()):
+               tempo=0, show_plan=False, style=None, chord_rhythm=DEFAULT_CHORD_RHYTHM, progress=gr.Progress()):
         """:meth:`generate` after a plan control changed; nothing happens while there is no voice yet."""
         if voice is None or voice == "":
             return tuple(gr.skip() for _ in OUTPUT_NAMES)
-        return self.generate(voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style, progress)
+        return self.generate(voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style, chord_rhythm,
+                             progress)  # fmt: skip
 
     def scaled_tempo(self, song_key: str | None, tempo, factor: float):
         """The "½ tempo" and "2× tempo" fixes: the tempo field set to the current plan's tempo (the one given, or
@@ -388,17 +394,18 @@ def _checked_tempo(tempo) -> float | None:
     return None if number == 0 else number
 
 
-def _checked_plan_controls(key, happy, jazz, tempo) -> PlanControls:
+def _checked_plan_controls(key, happy, jazz, tempo, chord_rhythm=None) -> PlanControls:
     """The plan controls' labels → :class:`PlanControls` (which checks the ranges); one sentence for anything wrong."""
     key = _checked_choice(key or "auto", KEYS, "key")
     happy = _checked_choice(happy or "auto", HAPPY, "major/minor choice")
+    chord_rhythm = _checked_choice(chord_rhythm or DEFAULT_CHORD_RHYTHM, CHORD_CHANGES, "chord rhythm")
     try:
         jazz = DEFAULT_JAZZ if jazz is None or jazz == "" else float(jazz)
     except (TypeError, ValueError):
         raise user_error("The chord complexity (jazz) must be a number from 0 to 1.") from None
     try:
         return PlanControls.make(key=None if key == "auto" else key, happy=HAPPY_VALUES[happy], jazz=jazz,
-                                 tempo=_checked_tempo(tempo))
+                                 tempo=_checked_tempo(tempo), chord_rhythm=chord_rhythm)
     except Vocals2SongError as error:
         raise user_error(str(error)) from None
 
