@@ -199,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     song.add_argument("--happy", type=float, metavar="0..1",
                       help="major (1) or minor (0) chords, or a blend (default: the key's mode)")
     song.add_argument("--chord-rhythm", choices=CHORD_RHYTHMS, default=DEFAULT_CHORD_RHYTHM,
-                      help="how often the chords may change: every beat, half bar or bar (default: %(default)s)")
+                      help="how often the chords may change: bar (one a bar, two where the melody clearly asks), "
+                           "half (per half bar) or beat (default: %(default)s)")
     song.add_argument("--jazz", type=float, default=DEFAULT_JAZZ, metavar="0..1",
                       help="chord complexity: 0 follows common progressions, 1 fits the melody with more sevenths")
     song.add_argument("--style", choices=STYLES, type=str.lower,
