@@ -248,3 +248,16 @@ def test_evaluate_without_examples_says_so(tmp_path, generator):
     corpus = write_corpus(tmp_path / "corpus", ["train"])
     with pytest.raises(TrainingDataError, match="'validation' split"):
         evaluate(generator, corpus)
+
+
+def test_a_styled_corpus_is_played_in_each_pair_s_style(tmp_path, generator, tiny_styled_model):
+    """A generator that reads styles plays each pair's own; one that reads none plays none."""
+    corpus = write_corpus(tmp_path / "corpus", ["validation", "validation"])
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    for pair, style in zip(manifest["pairs"], ("jazz", "rock")):
+        pair["style"] = style
+    (corpus / "manifest.json").write_text(json.dumps(manifest))
+    styled = evaluate(tiny_styled_model, corpus, seconds=None)
+    assert [piece["style"] for piece in styled["pieces"]] == ["jazz", "rock"]
+    plain = evaluate(generator, corpus, seconds=None)
+    assert [piece["style"] for piece in plain["pieces"]] == [None, None]

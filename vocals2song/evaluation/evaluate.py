@@ -24,7 +24,8 @@ Baselines (:mod:`vocals2song.evaluation.baselines`; add one by adding a function
 - ``plan band``: the plan the generator reads in B (chords and beats estimated from the voice, as
   ``vocals_to_song`` does by default) played by a General MIDI bass, piano and drums through the corpus renderer
   (:mod:`vocals2song.evaluation.band`), at the reference's level — a Songsmith-style accompaniment, the ceiling a plan-reading
-  generator can aim at (absent when FluidSynth is not installed);
+  generator can aim at (absent when FluidSynth is not installed); for a styled corpus's pair, the arranger plays it
+  in the pair's style, and a generator that reads styles plays the pair's style too;
 - ``reference``: the true accompaniment (the ceiling of the spectral scores).
 
 Means are over all examples and per collection (the first part of a corpus piece's name, its composer).
@@ -72,7 +73,8 @@ def _plan_band(example: Example, other: Example | None, rate: int, seed: int) ->
     from vocals2song.plan.estimate import estimate_harmony
 
     try:
-        band = play_plan(estimate_harmony(example.voice, rate), rate, len(example.voice), seed=seed)
+        band = play_plan(estimate_harmony(example.voice, rate), rate, len(example.voice), seed=seed,
+                         style=example.style)  # fmt: skip
     except (ImportError, OSError, Vocals2SongError):  # no FluidSynth or soundfont here
         return None
     band_rms, reference_rms = float(np.sqrt(np.mean(band**2))), float(np.sqrt(np.mean(example.accompaniment**2)))
@@ -140,7 +142,7 @@ def evaluate(
             plan input ignore it.
     Returns:
         ``{"weights", "data", "split", "seconds", "mode", "phase", "seed", "sample_rate", "systems",
-        "pieces": [{"name", "collection", "seconds", "scores": {system: {part: {metric: value}}},
+        "pieces": [{"name", "collection", "seconds", "style", "scores": {system: {part: {metric: value}}},
         "musicality": {system: {feature: value}}}], "mean": {system: {part: {metric: value}}},
         "musicality": {system: {feature: mean}}, "set_chroma_correlation": {system: value, None for one example},
         "collections": {collection: {"examples", "mean", "musicality"}}, "pictures": [paths], "notes": [...]}``
@@ -264,11 +266,12 @@ def _score_example(
     picture: Path | None,
     plan: str = "estimated",
 ) -> tuple[dict, dict[str, np.ndarray]]:
-    """One example's scores (``{"name", "collection", "seconds", "scores", "musicality"}``) and each system's
-    accompaniment."""
+    """One example's scores (``{"name", "collection", "seconds", "style", "scores", "musicality"}``; style: what
+    the generator played, the pair's own where it plays it) and each system's accompaniment."""
     voice = example.voice
     harmony = {"estimated": "auto", "none": None, "true": example.harmony or "auto"}[plan]
-    generated = vocals_to_song(voice, rate, model, mode=mode, phase=phase, seed=seed, harmony=harmony)
+    style = example.style if example.style in model.config.styles else None  # the pair's, where the model plays it
+    generated = vocals_to_song(voice, rate, model, mode=mode, phase=phase, seed=seed, harmony=harmony, style=style)
     # vocals_to_song scales its outputs together to keep peaks below 1; undo that to compare at the data's level.
     limit_gain = float(np.max(np.abs(generated.voice))) / float(np.max(np.abs(voice)))
     songs = {"model": generated.song / limit_gain}
@@ -298,7 +301,7 @@ def _score_example(
                   (f"reference ({musicality['reference']['composite']:.2f})", example.accompaniment)]  # fmt: skip
         save_spectrogram_panels(picture, panels, rate, title=f"{example.name} — musicality composite in brackets")
     piece = {"name": example.name, "collection": collection_of(example.piece), "seconds": round(len(voice) / rate, 3),
-             "scores": scores, "musicality": musicality}  # fmt: skip
+             "style": generated.style, "scores": scores, "musicality": musicality}  # fmt: skip
     return piece, accompaniments
 
 

@@ -31,6 +31,7 @@ class Example(NamedTuple):
     accompaniment: np.ndarray
     piece: str
     harmony: "Harmony | None" = None  # the pair's true plan (format 2 corpus), timed from the example's start
+    style: str | None = None  # the style its accompaniment is played in (a styled corpus), else None
 
 
 def _voice_onset(pair: Pair) -> int:
@@ -60,9 +61,9 @@ def iterate_examples(
         skip_leading_silence: start at the first second of audible vocals (MUSDB songs often open with an
             instrumental intro); only the blocks up to it are read.
     Yields:
-        :class:`Example` ``(name, voice, mixture, accompaniment, piece, harmony)`` (harmony: the pair's true plan
-        when its corpus records one, re-timed from the example's first sample; else None); pairs with a silent or
-        shorter than 0.5 s voice are skipped.
+        :class:`Example` ``(name, voice, mixture, accompaniment, piece, harmony, style)`` (harmony: the pair's
+        true plan when its corpus records one, re-timed from the example's first sample, else None; style: the
+        pair's, in a styled corpus); pairs with a silent or shorter than 0.5 s voice are skipped.
     """
     rate = config.spectrogram.sample_rate
     for pair in PairIndex.build(sources).select(split):
@@ -80,4 +81,4 @@ def iterate_examples(
         harmony = None
         if pair.harmony is not None:
             harmony = pair.harmony.window(start / pair.sample_rate, (start + source_frames) / pair.sample_rate)
-        yield Example(pair.name, vocals, vocals + accompaniment, accompaniment, pair.piece_name, harmony)
+        yield Example(pair.name, vocals, vocals + accompaniment, accompaniment, pair.piece_name, harmony, pair.style)
