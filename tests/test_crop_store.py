@@ -191,6 +191,10 @@ def test_a_warm_start_begins_from_the_given_generator(tmp_path, tiny_weights_dir
     for mine, theirs in zip(warmed.network.trainable_weights, source.network.trainable_weights):  # (batch norm's
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # moving statistics move even so)
     assert warmed.config.provenance["init_from"] == str(tiny_weights_dir)
+    with pytest.raises(Vocals2SongError, match="Cannot warm-start from .* it holds no usable generator"):
+        train(["synthetic"], out=tmp_path / "missing", steps=1, width=shape.width, depth=shape.depth,
+              crop_frames=FRAMES, batch_size=2, progress=False, init_from=str(tmp_path / "nowhere"),
+              phase_representation=source.config.phase_representation, dataset=SyntheticPairs())  # fmt: skip
     with pytest.raises(Vocals2SongError, match="Cannot warm-start .* generator"):
         train(["synthetic"], out=tmp_path / "wider", steps=1, width=8, depth=shape.depth, crop_frames=FRAMES,
               batch_size=2, progress=False, phase_representation=source.config.phase_representation,

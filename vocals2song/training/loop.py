@@ -313,9 +313,13 @@ def _with_styles(config: ModelConfig, pairs, dataset) -> ModelConfig:
 def _warm_start(model, config: ModelConfig, source: str) -> None:
     """Load the generator weights of the export at ``source`` into ``model`` (same generator shape and target
     representation required; Vocals2SongError otherwise, naming what differs)."""
+    from vocals2song.errors import WeightsError
     from vocals2song.model.weights import load_generator
 
-    loaded = load_generator(source)
+    try:
+        loaded = load_generator(source)
+    except WeightsError as error:
+        raise Vocals2SongError(f"Cannot warm-start from '{source}': it holds no usable generator ({error})") from None
     theirs = loaded.config
     differs = [name for name, mine, other in (("generator", config.generator, theirs.generator),
                                               ("phase representation", config.phase_representation,
