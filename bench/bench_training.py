@@ -43,15 +43,13 @@ CROP_FRAMES = 256
 def model_config(width: int, corpus: str | None):
     from vocals2song.config import GeneratorConfig, ModelConfig
 
-    if corpus is None:
-        return ModelConfig(generator=GeneratorConfig(width=width, input_channels=3, output_channels=1),
-                           target="accompaniment", phase_representation="none")  # fmt: skip
-    from vocals2song.pairs.index import PairIndex, pair_styles
-
-    pairs = PairIndex.build([corpus]).select("train")
     config = ModelConfig(generator=GeneratorConfig(width=width, input_channels=3, output_channels=1),
                          target="accompaniment", phase_representation="none")  # fmt: skip
-    return dataclasses.replace(config, styles=pair_styles(pairs))
+    if corpus is None:
+        return config
+    from vocals2song.pairs.index import PairIndex, pair_styles
+
+    return dataclasses.replace(config, styles=pair_styles(PairIndex.build([corpus]).select("train")))
 
 
 def _random_batch(config, batch: int):

@@ -8,7 +8,6 @@ drawn by :func:`vocals2song.plan.channel.render_plan` with any plan, true or est
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,6 +16,7 @@ import soundfile
 from vocals2song.audio import SILENCE_PEAK
 from vocals2song.config import ModelConfig
 from vocals2song.errors import TrainingDataError
+from vocals2song.pairs.index import name_hash
 from vocals2song.plan.estimate import estimate_harmony
 from vocals2song.plan.channel import render_plan
 
@@ -90,7 +90,7 @@ def pair_plan(pair: Pair, nb_frames: int, config: ModelConfig, estimated_share: 
     and ``seed``; always for a pair without one) the estimator's plan of its whole voice; with the pair's style when
     the generator reads styles, as :func:`plan_channel`.
     """
-    draw = int.from_bytes(hashlib.sha256(f"{seed}:{pair.name}".encode()).digest()[:8], "big") / 2.0**64
+    draw = name_hash(f"{seed}:{pair.name}") / 2.0**64
     harmony = pair.harmony
     if harmony is None or draw < estimated_share:
         voice, _ = soundfile.read(str(pair.vocals), frames=pair.nb_samples, dtype="float32", always_2d=True)

@@ -44,7 +44,7 @@ from vocals2song.pairs.crop_plans import ESTIMATED_PLAN_SHARE, check_pair_styles
 from vocals2song.pairs.crops import (SILENT_VOICE_RMS, MAX_CROP_ATTEMPTS, TILT_DB_PER_OCTAVE, TILT_PIVOT_HZ,
                                      TILT_PROBABILITY, _pair_gain, _target_to_network, _voice_to_network,
                                      augment_pair)  # fmt: skip
-from vocals2song.pairs.index import SPLITS, Pair, read_pair
+from vocals2song.pairs.index import SPLITS, Pair, name_hash, read_pair
 
 STORE_VERSION = 1
 DEFAULT_VARIANTS = 1  # augmented copies of each pair: each adds variety and ≈ 1.3 GB of disk per hour of pairs
@@ -85,13 +85,13 @@ def encode_pair(pair: Pair, variant: int, config: ModelConfig, seed: int, estima
 
     A pair shorter than ``min_frames`` frames is padded with silence to that length."""
     rate, hop = config.spectrogram.sample_rate, config.spectrogram.hop_length
-    length = max(round(pair.nb_samples * rate / pair.sample_rate), (min_frames - 1) * hop)
+    length = _entry_samples(pair, config, min_frames)
     vocals, accompaniment = read_pair(pair, 0, length, rate)
     frames = 1 + length // hop
     padded = np.zeros(frames * hop, np.float32)
     padded[:length] = vocals
     power = np.mean(np.square(padded.reshape(frames, hop), dtype=np.float64), axis=1).astype(np.float32)
-    rng = np.random.default_rng([seed, SPLITS.index(pair.split), _name_number(pair.name), variant])
+    rng = np.random.default_rng([seed, SPLITS.index(pair.split), name_hash(pair.name), variant])
     applied: dict = {}
     voice = vocals
     if augment:
@@ -108,8 +108,11 @@ def encode_pair(pair: Pair, variant: int, config: ModelConfig, seed: int, estima
             power)  # fmt: skip
 
 
-def _name_number(name: str) -> int:
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big")
+def _entry_samples(pair: Pair, config: ModelConfig, min_frames: int) -> int:
+    """Samples at the model rate a pair's entry covers: the whole pair, at least ``min_frames`` frames' worth (its
+    STFT then has ``1 + samples // hop`` frames)."""
+    rate, hop = config.spectrogram.sample_rate, config.spectrogram.hop_length
+    return max(round(pair.nb_samples * rate / pair.sample_rate), (min_frames - 1) * hop)
 
 
 def _encode_job(job):
@@ -130,8 +133,8 @@ def build_store(folder: Path, pairs: Sequence[Pair], config: ModelConfig, *, var
     check_pair_styles(pairs, config)
     folder = Path(folder)
     record = store_record(pairs, config, variants, seed, estimated_plan_share, min_frames, augment)
-    rate, hop = config.spectrogram.sample_rate, config.spectrogram.hop_length
-    lengths = [1 + max(round(p.nb_samples * rate / p.sample_rate), (min_frames - 1) * hop) // hop for p in pairs]
+    hop = config.spectrogram.hop_length
+    lengths = [1 + _entry_samples(pair, config, min_frames) // hop for pair in pairs]
     entries, offset = [], 0
     for variant in range(variants):
         for index, frames in enumerate(lengths):

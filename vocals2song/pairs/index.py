@@ -304,8 +304,13 @@ def _index_pair_folder(root: Path) -> list[Pair]:
     return _hold_out_validation(pairs)
 
 
+def name_hash(name: str) -> int:
+    """A stable 64-bit number for a name (the first 8 bytes of its SHA-256): the same on every run and machine."""
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big")
+
+
 def _name_percentile(name: str) -> int:
-    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") % 100
+    return name_hash(name) % 100
 
 
 def _hold_out_validation(pairs: list[Pair]) -> list[Pair]:
