@@ -269,7 +269,7 @@ def test_reduce_slices_keeps_the_longest_chord_of_each_bar_or_half_bar():
 
 
 def test_a_styled_corpus_arranges_its_plan_and_records_the_style(tmp_path):
-    """Each piece takes the next style; its pair's plan changes chord per bar or half bar, and the accompaniment
+    """Each piece (a generated song among them) takes a style; its pair's plan changes chord per bar or half bar, and the accompaniment
     plays it: the loudest pitch class (drums and distortion included) sits on a tone of the plan's chord in most
     frames (bench/bench_styled_corpus.py measures it with the shared yardstick)."""
     pytest.importorskip("pedalboard")
@@ -285,10 +285,11 @@ def test_a_styled_corpus_arranges_its_plan_and_records_the_style(tmp_path):
     from vocals2song.plan.harmony import Harmony
 
     styles = ("jazz", "rock", "chamber")
-    build_corpus(tmp_path, pieces=3, max_seconds=6.0, workers=1, sample_rate=SAMPLE_RATE, progress=False,
+    build_corpus(tmp_path, pieces=3, songs=1, max_seconds=6.0, workers=1, sample_rate=SAMPLE_RATE, progress=False,
                  styles=styles, splits=("train",))
     manifest = load_manifest(tmp_path)
     assert {pair["style"] for pair in manifest["pairs"]} <= set(styles)
+    assert any(pair["composer"] == "songs" for pair in manifest["pairs"]), "the generated song gave no pair"
     arranged = [pair for pair in manifest["pairs"] if pair["style"] != "chamber"]
     assert arranged, "no arranged pair"
     for pair in arranged:
@@ -312,6 +313,72 @@ def test_a_styled_corpus_arranges_its_plan_and_records_the_style(tmp_path):
         assert counted and on_plan / counted >= 0.7, (pair["style"], on_plan / counted)  # chance: 0.25-0.33
     with pytest.raises(PlanError, match="style"):
         build_corpus(tmp_path / "bad", pieces=1, styles=("polka",), progress=False)
+    with pytest.raises(Vocals2SongError, match="songs need styles"):
+        build_corpus(tmp_path / "bad", pieces=1, songs=2, progress=False)
     with pytest.raises(Vocals2SongError, match="other settings"):
         build_corpus(tmp_path, pieces=3, max_seconds=6.0, workers=1, sample_rate=SAMPLE_RATE, progress=False,
                      styles=("pop",), splits=("train",))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_generated_song_sings_its_chords(seed):
+    """A generated song's chords tile its bars a bar or half a bar at a time, its tune never overlaps itself, every
+    note on a downbeat, mid-bar (4/4) or of a beat and a half or longer is a tone of the chord sounding, most of the
+    tune by duration is, and the song ends on the tonic."""
+    from vocals2song.corpus.songs import write_song
+    from vocals2song.plan.harmony import QUALITY_INTERVALS
+
+    song = write_song(np.random.default_rng(seed))
+    assert song == write_song(np.random.default_rng(seed))
+    meter = song.meter
+    assert meter.numerator in (3, 4) and len(meter.bars) % 4 == 0
+    ends = [offset + length for offset, length, _ in song.slices]
+    assert [offset for offset, _, _ in song.slices] == [0.0] + ends[:-1]
+    assert ends[-1] == len(meter.bars) * meter.bar_quarters
+    assert all(length in (meter.bar_quarters, meter.bar_quarters / 2) for _, length, _ in song.slices)
+
+    def tones_at(position):
+        root, quality = next(label for offset, length, label in song.slices if offset <= position < offset + length)
+        return {(root + step) % 12 for step in QUALITY_INTERVALS[quality]}
+
+    on_chord = total = 0.0
+    for note, following in zip(song.melody, song.melody[1:] + [None]):
+        assert following is None or note.offset + note.duration <= following.offset + 1e-9
+        fits = int(note.pitch) % 12 in tones_at(note.offset)
+        in_bar = note.offset % meter.bar_quarters
+        if in_bar == 0 or (meter.numerator == 4 and in_bar == 2) or note.duration >= 1.5:
+            assert fits, (note, seed)
+        on_chord += note.duration * fits
+        total += note.duration
+    assert on_chord / total >= 0.7
+    assert int(song.melody[-1].pitch) % 12 == song.key[0]
+
+
+def test_generated_songs_vary():
+    """Over a few seeds the songs come in both modes and meters, in several keys, with several progressions."""
+    from vocals2song.corpus.songs import write_song
+
+    songs = [write_song(np.random.default_rng(seed)) for seed in range(40)]
+    assert {song.key[1] for song in songs} == {"major", "minor"}
+    assert {song.meter.numerator for song in songs} == {3, 4}
+    assert len({song.key[0] for song in songs}) >= 8
+    assert len({tuple(label for _, _, label in song.slices[:4]) for song in songs}) >= 15
+
+
+def test_styles_suit_the_kind_of_piece_and_stay_balanced():
+    """A motet is never rock; over a mixed selection each style gets a fair share; songs are spread evenly."""
+    from vocals2song.corpus.build import _with_songs, assign_styles
+    from vocals2song.corpus.scores import Piece
+
+    selection = [Piece(f"{collection}/piece{index}", "", None, composer)
+                 for index in range(30) for collection, composer in
+                 (("bach", "bach"), ("essenFolksong", "folk"), ("palestrina", "palestrina"))]
+    selection = _with_songs(selection, 30, None)
+    assert len(selection) == 120 and [piece.composer for piece in selection[:4]].count("songs") == 1
+    styles = ("pop", "ballad", "folk", "jazz", "rock", "strings", "chamber")
+    chosen = assign_styles(selection, styles)
+    assert chosen == assign_styles(selection, styles)
+    assert not {style for piece, style in zip(selection, chosen) if piece.composer == "palestrina"} & {"rock", "pop"}
+    counts = [chosen.count(style) for style in styles]
+    assert max(counts) - min(counts) <= 4, counts
+    assert assign_styles(selection[:3], ("rock",)) == ["rock"] * 3   # no suitable style: the requested one

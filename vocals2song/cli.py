@@ -129,6 +129,7 @@ def command_corpus(args: argparse.Namespace) -> None:
         voice_augmentation=args.voice_augmentation,
         splits=tuple(args.splits) if args.splits else None,
         styles=tuple(args.styles) if args.styles else None,
+        songs=args.songs,
     )
     print(f"wrote {manifest}")
 
@@ -243,9 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="render only the pieces of these splits, e.g. 'train validation' for more training "
                              "data (default: all; --pieces then counts the pieces kept)")
     corpus.add_argument("--styles", nargs="+", choices=STYLES, metavar="STYLE",
-                        help="a styled corpus: the pieces take these styles in turn and the score's chords, reduced "
-                             "to one per bar or half bar, are arranged in them (" + ", ".join(STYLES) + "; chamber "
-                             "plays the score's own parts); default: the unstyled corpus")
+                        help="a styled corpus: each piece takes one of these styles that suits it and the score's "
+                             "chords, reduced to one per bar or half bar, are arranged in it (" + ", ".join(STYLES) +
+                             "; chamber plays the score's own parts); default: the unstyled corpus")
+    corpus.add_argument("--songs", type=int, default=0, metavar="N",
+                        help="with --styles: also render N generated songs (a pop progression and a melody written "
+                             "over it), not counted in --pieces")
     corpus.set_defaults(run=command_corpus)
 
     train = commands.add_parser("train", help="train the pix2pix generator")

@@ -48,6 +48,7 @@ from vocals2song.arrange.render import (DRUM_CHANNEL, Soundfonts, _require_fluid
                                         resolve_soundfont, synthesize_events)
 from vocals2song.plan.style import STYLES, check_style
 from vocals2song.corpus.singer import Note, fit_to_range, monophonic, random_singer, sing
+from vocals2song.corpus.songs import SONG_COLLECTION, write_song
 from vocals2song.corpus.voice_augment import SPEECH_LIKE_SHARE, maybe_augment_voice
 
 FORMAT_NAME = "vocals2song-corpus"
@@ -74,6 +75,18 @@ RELEASE_TAIL_SECONDS = 0.5
 BASS_PROGRAMS = (32, 33, 34, 35, 42, 43, 58, 70, 0, 19)
 UPPER_PROGRAMS = (0, 1, 4, 6, 11, 16, 19, 24, 25, 40, 41, 42, 46, 48, 49, 56, 57, 60, 61, 68, 71, 73)
 CHORD_PROGRAMS = (0, 1, 4, 6, 16, 19, 24, 25, 46, 48, 49)
+# The styles that suit each kind of piece (composer labels of vocals2song.corpus.scores.COLLECTIONS, and generated
+# songs): a Palestrina motet is not played as rock, a folk tune may be pop or jazz.
+STYLE_AFFINITY = {
+    "bach": ("chamber", "strings", "ballad", "jazz", "pop"),
+    "palestrina": ("chamber", "strings", "ballad"),
+    "monteverdi": ("chamber", "strings", "ballad"),
+    "beethoven": ("chamber", "strings", "ballad", "pop"),
+    "haydn": ("chamber", "strings", "ballad", "pop"),
+    "mozart": ("chamber", "strings", "ballad", "pop"),
+    "folk": ("folk", "pop", "ballad", "rock", "jazz", "strings"),
+    SONG_COLLECTION: ("pop", "rock", "ballad", "folk", "jazz", "strings", "chamber"),
+}
 KICK, SNARE, SIDE_STICK, CLOSED_HAT, PEDAL_HAT, RIDE, CRASH = 36, 38, 37, 42, 44, 51, 49
 
 
@@ -84,7 +97,7 @@ KICK, SNARE, SIDE_STICK, CLOSED_HAT, PEDAL_HAT, RIDE, CRASH = 36, 38, 37, 42, 44
 def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = None, sample_rate: int = 22050,
                  max_seconds: float = 20.0, soundfont=None, seed: int = 0, progress: bool = True,
                  voice_augmentation: float = 0.7, splits: tuple[str, ...] | None = None,
-                 styles: tuple[str, ...] | None = None) -> Path:
+                 styles: tuple[str, ...] | None = None, songs: int = 0) -> Path:
     """Render (vocals, accompaniment) pairs from music21's scores into ``out_dir``.
 
     Args:
@@ -103,13 +116,17 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
             applied); a share of it makes the singer speak instead. 0 renders clean voices as before.
         splits: render only the pieces of these splits (e.g. ``("train", "validation")`` to add training data
             without spending time on the held-out composers); ``pieces`` then counts the pieces kept. None: all.
-        styles: render a styled corpus: the pieces take these styles in turn (:data:`vocals2song.plan.style.STYLES`)
-            and each pair records its ``"style"``. In every style but ``"chamber"`` the score's chords are reduced to
+        styles: render a styled corpus: each piece takes one of these styles (:data:`vocals2song.plan.style.STYLES`)
+            that suits its kind (:func:`assign_styles`) and each pair records its ``"style"``. In every style but ``"chamber"`` the score's chords are reduced to
             one per bar (or, for a :data:`HALF_BAR_SHARE` of the pieces, per half bar), the plan recorded with the
             pair is that reduction (sevenths of the key in ``"jazz"``) and the accompaniment is the plan arranged in
             the style (:mod:`vocals2song.arrange`), played through Debian's soundfonts when ``soundfont`` is None
             and mixed through pedalboard. ``"chamber"`` plays the score's own lower parts, recorded with their
             per-beat chords, as the unstyled corpus does. None: the unstyled corpus (no ``"style"`` in the pairs).
+        songs: also render this many generated songs (:mod:`vocals2song.corpus.songs`: a pop progression and a
+            melody written over it, named "songs/song-NNNNN", split like a score by their name), spread evenly
+            through the selection and not counted in ``pieces``; they need ``styles`` (a song has no parts of its own:
+            in ``"chamber"`` the arranger's chorale texture plays it).
 
     Returns:
         The path of the written ``manifest.json``.
@@ -126,6 +143,9 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
                                f"{voice_augmentation}).")
     if splits is not None and (not splits or not set(splits) <= set(SPLITS)):
         raise Vocals2SongError(f"splits must be some of {', '.join(SPLITS)}, not {splits!r}.")
+    if songs < 0 or (songs and styles is None):
+        raise Vocals2SongError(f"Generated songs need styles to be played in, and their number must be positive "
+                               f"(got {songs} songs, styles {styles}).")
     if styles is not None:
         if not styles:
             raise Vocals2SongError(f"Give at least one style ({', '.join(STYLES)}).")
@@ -141,16 +161,21 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
         settings["styles"] = list(styles)
         if soundfont is None:
             settings["soundfont"] = "installed"
+    if songs:
+        settings["songs"] = int(songs)
     finished = _read_progress(out_dir, settings)
 
     if splits is None:
         selection = select_pieces(pieces, seed)
     else:
         selection = [piece for piece in select_pieces(None, seed) if split_for_piece(piece.name) in splits][:pieces]
+    if songs:
+        selection = _with_songs(selection, songs, splits)
+    piece_styles = [None] * len(selection) if styles is None else assign_styles(selection, styles)
     jobs = [_Job(piece=piece, out_dir=str(out_dir), shard=f"shard-{index // PIECES_PER_SHARD:03d}",
                  sample_rate=int(sample_rate), max_seconds=float(max_seconds),
                  soundfont=str(soundfont_path), seed=int(seed), voice_augmentation=float(voice_augmentation),
-                 style=None if styles is None else styles[index % len(styles)],
+                 style=piece_styles[index],
                  choose_soundfonts=styles is not None and soundfont is None)
             for index, piece in enumerate(selection) if piece.name not in finished]
     printer = _ProgressPrinter(len(selection), len(selection) - len(jobs),
@@ -229,6 +254,34 @@ def load_manifest(path_or_dir) -> dict:
 
 # ----------------------------------------------------------------------------------------------------
 # Orchestration (main process)
+
+
+def assign_styles(selection: list[Piece], styles: tuple[str, ...]) -> list[str]:
+    """A style per piece, in order: of the requested ``styles`` that suit the piece's composer
+    (:data:`STYLE_AFFINITY`; all of them when none does), the one used least so far, ties going to the earlier in
+    ``styles``. Deterministic, so a resumed corpus gives each piece the same style."""
+    counts = dict.fromkeys(styles, 0)
+    chosen = []
+    for piece in selection:
+        suited = [style for style in styles if style in STYLE_AFFINITY.get(piece.composer, styles)] or list(styles)
+        style = min(suited, key=lambda name: counts[name])
+        counts[style] += 1
+        chosen.append(style)
+    return chosen
+
+
+def _with_songs(selection: list[Piece], songs: int, splits: tuple[str, ...] | None) -> list[Piece]:
+    """The selection with ``songs`` generated songs (those of the kept splits) spread evenly through it."""
+    generated = [Piece(f"{SONG_COLLECTION}/song-{index:05d}", "", None, SONG_COLLECTION) for index in range(songs)]
+    generated = [piece for piece in generated if splits is None or split_for_piece(piece.name) in splits]
+    every = max(1, len(selection)) / max(1, len(generated))   # scores per song
+    merged, song_index = [], 0
+    for score_index, piece in enumerate(selection):
+        while song_index < len(generated) and song_index * every <= score_index:
+            merged.append(generated[song_index])
+            song_index += 1
+        merged.append(piece)
+    return merged + generated[song_index:]
 
 
 @dataclass(frozen=True)
@@ -366,25 +419,30 @@ class _SkipPiece(Exception):
 def _render_pairs(job: _Job) -> list[dict]:
     piece = job.piece
     rng = np.random.default_rng([job.seed, stable_hash(piece.name)])
-    score = parse_piece(piece)
-    parts = [notes for notes in (part_notes(part) for part in score.parts) if notes]
-    if not parts:
-        raise _SkipPiece("no pitched notes")
-    meter = read_meter(score)
-
-    melody_index = int(np.argmax([mean_pitch(notes) for notes in parts]))
-    melody = top_line(parts[melody_index])
-    accompaniment_parts = [notes for index, notes in enumerate(parts) if index != melody_index]
-    generated = not accompaniment_parts
-    if generated:
-        accompaniment_parts, bar_chords = generate_accompaniment(score, melody, meter, rng)
-        slices = bar_chord_slices(bar_chords)
+    song = write_song(rng) if piece.composer == SONG_COLLECTION else None
+    if song is not None:   # a generated song: its tune and its chords, arranged in every style (chamber included)
+        melody, meter, slices, accompaniment_parts, generated = song.melody, song.meter, song.slices, [], True
+        arranged = True
     else:
-        slices = chord_slices(score)
+        score = parse_piece(piece)
+        parts = [notes for notes in (part_notes(part) for part in score.parts) if notes]
+        if not parts:
+            raise _SkipPiece("no pitched notes")
+        meter = read_meter(score)
 
-    arranged = job.style not in (None, "chamber")
-    if arranged:
-        slices = reduce_slices(slices, meter, 2 if rng.random() < HALF_BAR_SHARE else 1)
+        melody_index = int(np.argmax([mean_pitch(notes) for notes in parts]))
+        melody = top_line(parts[melody_index])
+        accompaniment_parts = [notes for index, notes in enumerate(parts) if index != melody_index]
+        generated = not accompaniment_parts
+        if generated:
+            accompaniment_parts, bar_chords = generate_accompaniment(score, melody, meter, rng)
+            slices = bar_chord_slices(bar_chords)
+        else:
+            slices = chord_slices(score)
+
+        arranged = job.style not in (None, "chamber")
+        if arranged:
+            slices = reduce_slices(slices, meter, 2 if rng.random() < HALF_BAR_SHARE else 1)
 
     tempo_bpm = float(rng.uniform(*TEMPO_RANGE_BPM))
     seconds_per_quarter = 60.0 / (tempo_bpm * meter.beat_quarters)
@@ -414,7 +472,8 @@ def _render_pairs(job: _Job) -> list[dict]:
     sounding = [melody] + accompaniment_parts
     performance = performed_harmony(
         slices, meter, seconds_per_quarter=seconds_per_quarter, transpose=transpose, tempo_bpm=tempo_bpm,
-        end_seconds=nb_samples / job.sample_rate, key=analyze_key([note for notes in sounding for note in notes]),
+        end_seconds=nb_samples / job.sample_rate,
+        key=song.key if song is not None else analyze_key([note for notes in sounding for note in notes]),
         melody=[(note.start_seconds, note.start_seconds + note.duration_seconds, note.midi_pitch)
                 for note in monophonic(voice_notes)])
     all_notes = [note for notes in sounding for note in notes]
@@ -454,7 +513,9 @@ def _render_pairs(job: _Job) -> list[dict]:
             stems[stem] = relative
         start_seconds = start / job.sample_rate
         end_seconds = (start + len(excerpt_vocals)) / job.sample_rate
-        harmony = excerpt_harmony(performance, all_notes, start_seconds, end_seconds, seconds_per_quarter, transpose)
+        harmony = (performance.window(start_seconds, end_seconds) if song is not None  # a song's key is known
+                   else excerpt_harmony(performance, all_notes, start_seconds, end_seconds, seconds_per_quarter,
+                                        transpose))
         pairs.append({"id": pair_id, **common, **stems, "seconds": round(len(excerpt_vocals) / job.sample_rate, 3),
                       "voice_augmentation": augmentation, "start_seconds": round(start_seconds, 3),
                       "harmony": harmony.to_dict()})
