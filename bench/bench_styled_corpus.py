@@ -4,8 +4,8 @@ For up to ``--per-style`` pairs of each style in a corpus built with ``vocals2so
 accompaniment is scored against its voice with the shared musicality yardstick (``evaluate.py``) and against the plan
 recorded with the pair (``planfollow.py``); the same voice and plan played by the plan band
 (:func:`vocals2song.evaluation.band.play_plan`) are scored in the same run. Prints one table: per style (and over all
-styles), musicality, chord_tone, key_corr, beat_conf, tone_share, top_on_plan and the accompaniment's level against
-the voice (acc_to_voice_db).
+styles, and over the generated songs and over the scores' pieces), musicality, chord_tone, key_corr, beat_conf,
+tone_share, top_on_plan and the accompaniment's level against the voice (acc_to_voice_db).
 
 Usage:
     PY=$(../shared/musicality/setup.sh)
@@ -27,10 +27,12 @@ import numpy as np
 import soundfile
 
 from vocals2song.corpus.build import load_manifest
+from vocals2song.corpus.songs import SONG_COLLECTION
 from vocals2song.evaluation.band import play_plan
 from vocals2song.plan.harmony import Harmony
 from vocals2song.plan.style import STYLES
 
+SOURCE_ROWS = {"songs": "all: generated songs", "scores": "all: scores' pieces"}
 COLUMNS = ("musicality", "chord_tone", "key_corr", "beat_conf", "tone_share", "top_on_plan", "acc_to_voice_db")
 
 
@@ -54,7 +56,8 @@ def prepare(corpus: Path, per_style: int, seconds: float, folder: Path) -> list[
             harmony = Harmony.from_dict(pair["harmony"]).window(0.0, length / rate)
             band = play_plan(harmony, rate, length)
             for system, audio in (("pair", accompaniment[:length]), ("band", band)):
-                example = f"{style}|{system}|{pair['id']}"
+                source = "songs" if pair.get("composer") == SONG_COLLECTION else "scores"
+                example = f"{style}|{system}|{source}|{pair['id']}"
                 paths = {name: folder / f"{pair['id']}.{name}.wav" for name in ("voice", system)}
                 soundfile.write(paths["voice"], voice[:length], rate)
                 soundfile.write(paths[system], audio, rate)
@@ -87,11 +90,13 @@ def score(folder: Path, python: str, yardstick: Path) -> dict[str, dict[str, flo
 def table(scores: dict[str, dict[str, float]]) -> str:
     groups: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
     for example, values in scores.items():
-        style, system, _ = example.split("|", 2)
+        style, system, source, _ = example.split("|", 3)
         groups[(style, system)].append(values)
         groups[("all styles", system)].append(values)
+        groups[(SOURCE_ROWS[source], system)].append(values)
     lines = ["| style | played by | pairs | " + " | ".join(COLUMNS) + " |", "|---|---|---:|" + "---:|" * len(COLUMNS)]
     order = [style for style in STYLES if (style, "pair") in groups] + ["all styles"]
+    order += [row for row in SOURCE_ROWS.values() if (row, "pair") in groups]
     for style in order:
         for system, label in (("pair", "the corpus's arrangement"), ("band", "plan band, same plan")):
             rows = groups.get((style, system), [])

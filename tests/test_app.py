@@ -255,6 +255,12 @@ def test_a_styled_generator_offers_its_styles_and_plays_the_one_chosen(tiny_styl
     assert asked == ["jazz"] and "in the jazz style, seed 0." in outputs["status"]
     kept = song_app.kept.get(outputs["song_key"])
     assert np.all(kept.voice_image[style_rows("jazz", kept.voice_image.shape[0]), :, 2] == 1.0)
+    downloads = [Path(file) for file in song_app.downloads(outputs["song_key"])]  # the style is in every name
+    assert [file.name for file in downloads][::4] == ["vocals2song-jazz-song.wav", "vocals2song-jazz-plan.mid"]
+    import pretty_midi
+
+    plan = pretty_midi.PrettyMIDI(str(downloads[-1]))
+    assert "Style: jazz" in [event.text for event in plan.text_events] and plan.instruments[1].name == "Chords (jazz)"
     outputs = named(song_app.generate(path))
     assert asked[-1] == "pop" and "in the pop style" in outputs["status"]  # the generator's default
 

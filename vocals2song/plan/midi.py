@@ -44,8 +44,9 @@ def beats_per_bar(harmony: Harmony) -> int:
     return max(1, int(round(float(np.median(np.diff(harmony.downbeats))) / period)))
 
 
-def write_midi(harmony: Harmony, path: str | os.PathLike) -> Path:
-    """Write the plan as a type 1 MIDI file; times are the plan's seconds. Returns the path."""
+def write_midi(harmony: Harmony, path: str | os.PathLike, style: str | None = None) -> Path:
+    """Write the plan as a type 1 MIDI file; times are the plan's seconds. The accompaniment's ``style``, when given,
+    is a text event at 0 s ("Style: pop") and in the chord track's name. Returns the path."""
     pretty_midi = quiet_import("pretty_midi")
 
     song = pretty_midi.PrettyMIDI(initial_tempo=float(harmony.tempo_bpm))
@@ -58,7 +59,9 @@ def write_midi(harmony: Harmony, path: str | os.PathLike) -> Path:
         if note.end > note.start:
             melody.notes.append(pretty_midi.Note(velocity=90, pitch=int(np.clip(round(note.pitch), 0, 127)),
                                                  start=float(note.start), end=float(note.end)))
-    chords = pretty_midi.Instrument(program=CHORD_PROGRAM, name="Chords")
+    chords = pretty_midi.Instrument(program=CHORD_PROGRAM, name="Chords" if style is None else f"Chords ({style})")
+    if style is not None:
+        song.text_events.append(pretty_midi.Text(f"Style: {style}", 0.0))
     for chord in harmony.chords:
         if chord.root < 0 or chord.end <= chord.start:
             continue

@@ -138,11 +138,11 @@ MELODY_COLOUR = "#1f5fbf"
 CHORD_TONE_COLOUR = "#e07b00"
 
 
-def plan_png(harmony: Harmony) -> bytes:
+def plan_png(harmony: Harmony, style: str | None = None) -> bytes:
     """The plan as a picture a person reads: time (s) across; one band per chord with its name over it, bar lines
     (downbeats) across the whole picture, each beat a tick on the time axis; the sung melody as a line of notes
     (pitch names up the side), with the chord's tones as faint lines behind it so a note on a chord tone shows.
-    Key and tempo are the title. PNG bytes, ``PLAN_INCHES`` at ``FIGURE_DPI``."""
+    Key, tempo (and the accompaniment's ``style``, when given) are the title. PNG bytes, ``PLAN_INCHES`` at ``FIGURE_DPI``."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -185,7 +185,8 @@ def plan_png(harmony: Harmony) -> bytes:
         names.set_ylim(0, 1)
         names.set_yticks([])
         names.tick_params(labelbottom=False, bottom=False)
-        names.set_title(f"{harmony.key_name}, {harmony.tempo_bpm:.0f} BPM: chords, bars, beats and your melody",
+        played = "" if style is None else f", {style} style"
+        names.set_title(f"{harmony.key_name}, {harmony.tempo_bpm:.0f} BPM{played}: chords, bars, beats and your melody",
                         fontsize=PLAN_FONT_SIZE)  # fmt: skip
         axes.set_xlim(0.0, duration)
         axes.set_ylim(low, high)

@@ -206,7 +206,7 @@ class SongApp:
             return gr.update(visible=False)
         folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_root))
         path = folder / "plan.png"
-        path.write_bytes(plan_png(kept.harmony))
+        path.write_bytes(plan_png(kept.harmony, kept.style))
         return gr.update(value=str(path), visible=True)
 
     def _respond(self, path: Path, mode: str, seed: int, phase: str, progress, plan: PlanControls | None = None,
@@ -251,7 +251,8 @@ class SongApp:
             chord_chart_html(result.harmony),
             status,
             self.kept.add(KeptSong(result.song, result.voice_image, result.song_image, self.model.config.spectrogram,
-                                   result.harmony, result.accompaniment, result.sample_rate, result.image_length)),
+                                   result.harmony, result.accompaniment, result.sample_rate, result.image_length,
+                                   result.style)),
         )
 
     def example(self, voice, progress=gr.Progress()):

@@ -33,7 +33,8 @@ CACHE_FOLDER = re.compile(r"[0-9a-f]{64}")  # gradio keeps each cached file in a
 class KeptSong:
     """What "Prepare downloads" needs of a generated song. Arrays, ``sample_rate`` and ``image_length`` as
     :class:`vocals2song.inference.SongResult`'s (None: the images' rate ``config.sample_rate`` and the song's
-    length); the harmony is its plan (None: the song was made without one)."""
+    length); the harmony is its plan (None: the song was made without one), the style the one the accompaniment
+    was played in (None: the generator knows no style)."""
 
     song: np.ndarray
     voice_image: np.ndarray
@@ -43,6 +44,7 @@ class KeptSong:
     accompaniment: np.ndarray | None = None
     sample_rate: int | None = None
     image_length: int | None = None
+    style: str | None = None
 
     @property
     def nbytes(self) -> int:
@@ -87,21 +89,23 @@ def wav_bytes(samples: np.ndarray, sample_rate: int, comment: str) -> bytes:
 
 def write_downloads(kept: KeptSong, folder: Path) -> list[Path]:
     """The song and (when kept) the accompaniment alone as 16-bit WAVs at the song's rate, both images as 16-bit
-    PNGs (with their scale and length; the voice's B holds the plan) and, when there is one, the plan as MIDI (melody and chords, :func:`vocals2song.plan.midi.write_midi`) in
-    ``folder``."""
+    PNGs (with their scale and length; the voice's B holds the plan) and, when there is one, the plan as MIDI (melody
+    and chords, :func:`vocals2song.plan.midi.write_midi`) in ``folder``. With a style, each name says it
+    ("vocals2song-pop-song.wav") and the MIDI records it."""
     length = len(kept.song) if kept.image_length is None else kept.image_length
     rate = kept.sample_rate or kept.config.sample_rate
+    stem = "vocals2song" if kept.style is None else f"vocals2song-{kept.style}"
     files = [
-        write_wav(folder / "vocals2song-song.wav", kept.song, rate),
+        write_wav(folder / f"{stem}-song.wav", kept.song, rate),
         *([] if kept.accompaniment is None else
-          [write_wav(folder / "vocals2song-accompaniment.wav", kept.accompaniment, rate)]),
-        save_image_array(folder / "vocals2song-voice.png", kept.voice_image, kept.config, 16, length),
-        save_image_array(folder / "vocals2song-song.png", kept.song_image, kept.config, 16, length),
+          [write_wav(folder / f"{stem}-accompaniment.wav", kept.accompaniment, rate)]),
+        save_image_array(folder / f"{stem}-voice.png", kept.voice_image, kept.config, 16, length),
+        save_image_array(folder / f"{stem}-song.png", kept.song_image, kept.config, 16, length),
     ]
     if kept.harmony is not None:
         from vocals2song.plan.midi import write_midi
 
-        files.append(write_midi(kept.harmony, folder / "vocals2song-plan.mid"))
+        files.append(write_midi(kept.harmony, folder / f"{stem}-plan.mid", style=kept.style))
     return files
 
 
