@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "vocals2song"
 RUNTIME = ("app", "vocals2song", "vocals2song.inference", "vocals2song.codec", "vocals2song.plan", "vocals2song.model",
+           "vocals2song.live",
            "vocals2song.web", "vocals2song.audio", "vocals2song.config", "vocals2song.errors", "vocals2song.backend",
            "vocals2song.cli", "vocals2song.__main__")
 OFFLINE = ("vocals2song.arrange", "vocals2song.corpus", "vocals2song.pairs", "vocals2song.training", "vocals2song.evaluation")
@@ -128,7 +129,8 @@ def test_no_import_cycles_at_module_level():
 def test_the_import_walk_sees_the_wings():
     # guards the test above against walking nothing: the layout has these rooms and arrows
     assert {"vocals2song.codec.spectrogram", "vocals2song.plan.estimate", "vocals2song.web.handler",
-            "vocals2song.arrange.render", "vocals2song.pairs.examples"} <= set(GRAPH)
+            "vocals2song.arrange.render", "vocals2song.pairs.examples", "vocals2song.live.accompanist"} <= set(GRAPH)
+    assert ("vocals2song.inference", True) in GRAPH["vocals2song.live.accompanist"]
     assert ("vocals2song.plan.estimate", True) in GRAPH["vocals2song.inference"]
 
 
@@ -138,3 +140,15 @@ def test_the_import_walk_sees_the_wings():
 def test_documented_public_names_import(name):
     package = importlib.import_module("vocals2song")
     assert getattr(package, name).__name__ == name
+
+
+def test_the_live_wing_needs_no_web_framework():
+    """The live accompanist is testable without Gradio: it imports neither gradio nor the web wing."""
+    live = [path for path in FILES if in_wing(module_name(path), "vocals2song.live")]
+    assert live, "the walk found no live wing"
+    for path in live:
+        assert not any(in_wing(target, "vocals2song.web") for target, _ in GRAPH[module_name(path)]), path
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not any(name.split(".")[0] == "gradio" for name in imported), path
