@@ -21,6 +21,7 @@ import gradio as gr
 
 from vocals2song.inference import generator_style
 from vocals2song.model.weights import SongGenerator
+from vocals2song.web.live import HEADPHONES_NOTE, LIVE_MAX_SECONDS, LIVE_TAKES, STREAM_EVERY, LiveApp
 from vocals2song.web.handler import (  # noqa: F401  (SongApp, OUTPUT_NAMES, FAILURE_MESSAGE: the handler's API)
     COLUMN_MIN_WIDTH,
     CONCURRENCY_LIMIT,
@@ -101,6 +102,54 @@ def style_dropdown(model: SongGenerator | None) -> gr.Dropdown:
                        info="the band that plays your song", elem_id="style")
 
 
+def live_tab(live_app: LiveApp, song_app: SongApp) -> None:
+    """The live tab: the headphones note, the microphone streaming :data:`~vocals2song.web.live.STREAM_EVERY` s
+    chunks to :meth:`LiveApp.feed`, the plan controls of a take (key, major or minor, chord complexity, tempo),
+    the band's streaming player, the status line (listening, then the key, tempo and chord) and the chord chart
+    growing bar by bar; when the microphone stops, the take (voice, song, band alone) and its downloads."""
+    gr.Markdown(HEADPHONES_NOTE, elem_id="live-note")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=COLUMN_MIN_WIDTH):
+            microphone = gr.Audio(sources=["microphone"], streaming=True, type="filepath", label="Sing here",
+                                  elem_id="live-microphone")  # fmt: skip
+            with gr.Row():
+                key = gr.Dropdown(KEYS, value="auto", label="Key", min_width=120, elem_id="live-key")
+                happy = gr.Dropdown(HAPPY, value="auto", label="Major or minor", min_width=120, elem_id="live-happy")
+                jazz = gr.Slider(0.0, 1.0, value=DEFAULT_JAZZ, step=0.1, label="Chord complexity", min_width=160,
+                                 elem_id="live-jazz")  # fmt: skip
+                tempo = gr.Number(value=0, minimum=0, maximum=MAX_TEMPO_BPM, label="Tempo (BPM, 0 = auto)",
+                                  min_width=120, elem_id="live-tempo")  # fmt: skip
+            styles = style_choices(song_app.model.config.styles) if song_app.model is not None else []
+            style = gr.Dropdown(styles, value=styles[0][1] if styles else None, label="Style", visible=bool(styles),
+                                allow_custom_value=not styles, elem_id="live-style")  # fmt: skip
+        with gr.Column(scale=1, min_width=COLUMN_MIN_WIDTH):
+            status = gr.Markdown("Press record and sing.", elem_id="live-status")
+            band = gr.Audio(label="The band", streaming=True, autoplay=True, interactive=False, elem_id="live-band")
+            chart = gr.HTML(elem_id="live-chart")
+    with gr.Row(equal_height=False, elem_id="live-take"):
+        voice_audio = gr.Audio(label="Your voice (the take)", interactive=False, elem_id="live-voice-audio")
+        song_audio = gr.Audio(label="The take: your voice and the band", interactive=False, elem_id="live-song-audio")
+        band_audio = gr.Audio(label="The band alone", interactive=False, elem_id="live-band-audio")
+    prepare = gr.Button("Prepare downloads: the take and the band (WAV), both images (16-bit PNG), the plan (MIDI)",
+                        size="sm", elem_id="live-prepare-downloads")  # fmt: skip
+    downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="live-downloads")
+    take = gr.State()  # the running take's key (LiveApp holds the take)
+    take_song = gr.State()  # the finished take's key among the kept songs (for the downloads)
+
+    microphone.start_recording(live_app.start, inputs=[key, happy, jazz, tempo, style], outputs=[take, status, chart],
+                               api_visibility="private", queue=False).then(
+        live_app.play, inputs=take, outputs=band, api_visibility="private", concurrency_limit=LIVE_TAKES,
+        concurrency_id="live-band", show_progress="hidden")  # fmt: skip
+    microphone.stream(live_app.feed, inputs=[microphone, take], outputs=[chart, status], stream_every=STREAM_EVERY,
+                      time_limit=LIVE_MAX_SECONDS, concurrency_limit=LIVE_TAKES, concurrency_id="live-feed",
+                      api_visibility="private", show_progress="hidden")  # fmt: skip
+    microphone.stop_recording(live_app.stop, inputs=take, outputs=[voice_audio, song_audio, band_audio, chart, status,
+                                                                   take_song],
+                              api_visibility="private", concurrency_limit=LIVE_TAKES, concurrency_id="live-feed")  # fmt: skip
+    prepare.click(song_app.downloads, inputs=take_song, outputs=downloads, api_visibility="private",
+                  concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
+
+
 def _example_files() -> list[list[str]]:
     return [[str(path)] for path in sorted(EXAMPLES_DIR.glob("*.wav"))] if EXAMPLES_DIR.is_dir() else []
 
@@ -113,13 +162,15 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
     the song's player) right under it, the chord chart (and the plan's picture when asked), the voice (image, dB
     view, player), the song (image, dB view, the accompaniment alone), the downloads. From about 660 px wide the
     voice's column (input, examples, plan controls) and the controls' column (seed, phase, style, Generate, the
-    song) sit side by side, and so do the voice and the song.
+    song) sit side by side, and so do the voice and the song. A second tab, live (:func:`live_tab`), accompanies a
+    voice while it is sung.
 
     Args:
         weights: a weights directory or Hugging Face Hub id; None for ``$VOCALS2SONG_WEIGHTS`` or ``weights/``.
         delete_cache: gradio's (frequency, age) in seconds for purging uploads and outputs.
+
     Returns:
-        the ``gr.Blocks``; its handler is ``demo.song_app.generate``.
+        the ``gr.Blocks``; its handler is ``demo.song_app.generate``, the live tab's ``demo.live_app``.
     """
     keep_seconds = min(REQUEST_FILES_SECONDS, delete_cache[1]) if delete_cache else REQUEST_FILES_SECONDS
     song_app = SongApp(weights, keep_seconds=keep_seconds, delete_cache=delete_cache)
@@ -133,67 +184,73 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
         if song_app.model is None:
             gr.Markdown(f"> ⚠️ **No trained generator is available, so the demo cannot generate yet.** "
                         f"{html.escape(song_app.weights_error or '')}", elem_id="weights-notice")  # fmt: skip
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=2, min_width=COLUMN_MIN_WIDTH, elem_id="voice-column"):
-                voice = gr.Audio(
-                    sources=["microphone", "upload"], type="filepath", label="Your voice", elem_id="voice-input"
-                )
-                examples = _example_files()
-                if examples:
-                    # Made on each click (~0.3 s on 2 cores, like Generate; wired below): the song is then kept,
-                    # so its downloads and the plan controls work as for a recording. Gradio's example cache
-                    # stored the dB views inline in a CSV and failed on the first click.
-                    examples = gr.Examples(examples, inputs=[voice], label="Example voices: click one to hear its song",
-                                           cache_examples=False, examples_per_page=8)  # fmt: skip
-                with gr.Row(elem_id="plan-controls"):
-                    key = gr.Dropdown(KEYS, value="auto", label="Key", min_width=140, elem_id="key")
-                    happy = gr.Dropdown(HAPPY, value="auto", label="Major or minor", min_width=140, elem_id="happy")
-                    jazz = gr.Slider(0.0, 1.0, value=DEFAULT_JAZZ, step=0.1, label="Chord complexity",
-                                     info="0: common progressions; 1: the melody's own chords, more sevenths",
-                                     min_width=200, elem_id="jazz")  # fmt: skip
-                    chord_rhythm = gr.Dropdown(CHORD_CHANGES, value=DEFAULT_CHORD_RHYTHM, label="Chord changes",
-                                                min_width=140, elem_id="chord-changes")  # fmt: skip
-                    with gr.Column(min_width=200):
-                        tempo = gr.Number(value=0, minimum=0, maximum=MAX_TEMPO_BPM, label="Tempo (BPM, 0 = auto)",
-                                          elem_id="tempo")  # fmt: skip
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab("Make a song", id="song-tab", elem_id="song-tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=COLUMN_MIN_WIDTH, elem_id="voice-column"):
+                        voice = gr.Audio(
+                            sources=["microphone", "upload"], type="filepath", label="Your voice", elem_id="voice-input"
+                        )
+                        examples = _example_files()
+                        if examples:
+                            # Made on each click (~0.3 s on 2 cores, like Generate; wired below): the song is then kept,
+                            # so its downloads and the plan controls work as for a recording. Gradio's example cache
+                            # stored the dB views inline in a CSV and failed on the first click.
+                            examples = gr.Examples(examples, inputs=[voice], label="Example voices: click one to hear its song",
+                                                   cache_examples=False, examples_per_page=8)  # fmt: skip
+                        with gr.Row(elem_id="plan-controls"):
+                            key = gr.Dropdown(KEYS, value="auto", label="Key", min_width=140, elem_id="key")
+                            happy = gr.Dropdown(HAPPY, value="auto", label="Major or minor", min_width=140, elem_id="happy")
+                            jazz = gr.Slider(0.0, 1.0, value=DEFAULT_JAZZ, step=0.1, label="Chord complexity",
+                                             info="0: common progressions; 1: the melody's own chords, more sevenths",
+                                             min_width=200, elem_id="jazz")  # fmt: skip
+                            chord_rhythm = gr.Dropdown(CHORD_CHANGES, value=DEFAULT_CHORD_RHYTHM, label="Chord changes",
+                                                        min_width=140, elem_id="chord-changes")  # fmt: skip
+                            with gr.Column(min_width=200):
+                                tempo = gr.Number(value=0, minimum=0, maximum=MAX_TEMPO_BPM, label="Tempo (BPM, 0 = auto)",
+                                                  elem_id="tempo")  # fmt: skip
+                                with gr.Row():
+                                    half_tempo = gr.Button("½ tempo", size="sm", min_width=80, elem_id="half-tempo")
+                                    double_tempo = gr.Button("2× tempo", size="sm", min_width=80, elem_id="double-tempo")
+                        show_plan = gr.Checkbox(False, label="Show the plan: its chords, bars and beats over your melody, and "
+                                                "its B channel (blue) on the voice's image", elem_id="show-plan")  # fmt: skip
+                    with gr.Column(scale=1, min_width=COLUMN_MIN_WIDTH, elem_id="controls-column"):
+                        mode = output_mode_radio(song_app.model)
                         with gr.Row():
-                            half_tempo = gr.Button("½ tempo", size="sm", min_width=80, elem_id="half-tempo")
-                            double_tempo = gr.Button("2× tempo", size="sm", min_width=80, elem_id="double-tempo")
-                show_plan = gr.Checkbox(False, label="Show the plan: its chords, bars and beats over your melody, and "
-                                        "its B channel (blue) on the voice's image", elem_id="show-plan")  # fmt: skip
-            with gr.Column(scale=1, min_width=COLUMN_MIN_WIDTH, elem_id="controls-column"):
-                mode = output_mode_radio(song_app.model)
-                with gr.Row():
-                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Variation seed",
-                                     min_width=120)  # fmt: skip
-                    surprise = gr.Button("Surprise me", size="sm", min_width=120, elem_id="surprise")
-                phase = gr.Radio(PHASES, value="predicted", label="Phase")
-                style = style_dropdown(song_app.model)
-                generate = gr.Button("Generate", variant="primary", elem_id="generate")
-                # The result right under the button (on a phone the pictures are far below it).
-                status = gr.Markdown(elem_id="status")
-                song_audio = gr.Audio(label="Your song", interactive=False, elem_id="song-audio")
-        chord_chart = gr.HTML(label="Chord chart", elem_id="chord-chart")
-        plan_picture = gr.Image(label="The plan", type="filepath", interactive=False, visible=False,
-                                elem_id="plan-picture")  # fmt: skip
-        with gr.Row(equal_height=False, elem_id="outputs"):
-            with gr.Column(min_width=COLUMN_MIN_WIDTH):
-                voice_image = gr.Image(label="Your voice as an R/G image", height=IMAGE_HEIGHT, interactive=False,
-                                       elem_id="voice-image")  # fmt: skip
-                voice_decibels = gr.Plot(label="Your voice in dB", show_label=False, format="png",
-                                         elem_id="voice-decibels")  # fmt: skip
-                voice_audio = gr.Audio(label="Your voice", interactive=False, elem_id="voice-audio")
-            with gr.Column(min_width=COLUMN_MIN_WIDTH):
-                song_image = gr.Image(label="Predicted song as an R/G image", height=IMAGE_HEIGHT, interactive=False,
-                                      elem_id="song-image")  # fmt: skip
-                song_decibels = gr.Plot(label="Predicted song in dB", show_label=False, format="png",
-                                        elem_id="song-decibels")  # fmt: skip
-                accompaniment_audio = gr.Audio(label="Accompaniment alone", interactive=False,
-                                               elem_id="accompaniment-audio")  # fmt: skip
-        prepare = gr.Button("Prepare downloads: the song and the accompaniment (WAV), both images (16-bit PNG), the plan (MIDI)",
-                            size="sm", elem_id="prepare-downloads")  # fmt: skip
-        downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
-        song_key = gr.State()  # which kept song "Prepare downloads" writes
+                            seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Variation seed",
+                                             min_width=120)  # fmt: skip
+                            surprise = gr.Button("Surprise me", size="sm", min_width=120, elem_id="surprise")
+                        phase = gr.Radio(PHASES, value="predicted", label="Phase")
+                        style = style_dropdown(song_app.model)
+                        generate = gr.Button("Generate", variant="primary", elem_id="generate")
+                        # The result right under the button (on a phone the pictures are far below it).
+                        status = gr.Markdown(elem_id="status")
+                        song_audio = gr.Audio(label="Your song", interactive=False, elem_id="song-audio")
+                chord_chart = gr.HTML(label="Chord chart", elem_id="chord-chart")
+                plan_picture = gr.Image(label="The plan", type="filepath", interactive=False, visible=False,
+                                        elem_id="plan-picture")  # fmt: skip
+                with gr.Row(equal_height=False, elem_id="outputs"):
+                    with gr.Column(min_width=COLUMN_MIN_WIDTH):
+                        voice_image = gr.Image(label="Your voice as an R/G image", height=IMAGE_HEIGHT, interactive=False,
+                                               elem_id="voice-image")  # fmt: skip
+                        voice_decibels = gr.Plot(label="Your voice in dB", show_label=False, format="png",
+                                                 elem_id="voice-decibels")  # fmt: skip
+                        voice_audio = gr.Audio(label="Your voice", interactive=False, elem_id="voice-audio")
+                    with gr.Column(min_width=COLUMN_MIN_WIDTH):
+                        song_image = gr.Image(label="Predicted song as an R/G image", height=IMAGE_HEIGHT, interactive=False,
+                                              elem_id="song-image")  # fmt: skip
+                        song_decibels = gr.Plot(label="Predicted song in dB", show_label=False, format="png",
+                                                elem_id="song-decibels")  # fmt: skip
+                        accompaniment_audio = gr.Audio(label="Accompaniment alone", interactive=False,
+                                                       elem_id="accompaniment-audio")  # fmt: skip
+                prepare = gr.Button("Prepare downloads: the song and the accompaniment (WAV), both images (16-bit PNG), the plan (MIDI)",
+                                    size="sm", elem_id="prepare-downloads")  # fmt: skip
+                downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
+                song_key = gr.State()  # which kept song "Prepare downloads" writes
+            with gr.Tab("Live: sing with the band", id="live-tab", elem_id="live-tab"):
+                live_app = LiveApp(song_app)
+                live_app.warm_up()
+                live_tab(live_app, song_app)
         outputs = [voice_image, song_image, voice_decibels, song_decibels, voice_audio, song_audio,
                    accompaniment_audio, chord_chart, status, song_key]  # fmt: skip
         request_inputs = [voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style, chord_rhythm]
@@ -234,6 +291,7 @@ def build_demo(weights: str | os.PathLike | None = None, *, delete_cache: tuple[
                       concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
     demo.song_app = song_app
+    demo.live_app = live_app
     return demo
 
 

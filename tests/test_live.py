@@ -4,6 +4,8 @@ per bar, key), the joins between renders, and every bad input of a live take."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -272,3 +274,101 @@ def test_the_generator_is_called_compiled_with_the_same_output(tiny_model):
     assert compiled.network is not tiny_model.network and compiled_generator(compiled) is compiled
     np.testing.assert_allclose(predict_image(compiled, image, seed=3), predict_image(tiny_model, image, seed=3),
                                atol=1e-5)  # fmt: skip
+
+
+def test_tenth_of_a_second_chunks_render_every_half_second(tiny_model, melody):
+    """Gradio 6.31's microphone sends 0.1 s chunks: the generator runs once half a second of band can go out,
+    so the band stays within the hold plus one render period of the voice."""
+    accompanist = LiveAccompanist(tiny_model)
+    chunks = stream(accompanist, melody[: 8 * RATE], chunk_seconds=0.1)
+    reports = accompanist.reports
+    rendered = [report for report in reports if report.rendered]
+    assert 6 <= len(rendered) <= 9  # 4 s of band in 0.5 s renders
+    band_seconds = [report.band_seconds for report in reports]
+    lags = [report.voice_seconds - band for report, band in zip(reports, band_seconds)]
+    hold = accompanist.hold_samples / accompanist.rate
+    assert max(lags[10:]) <= hold + accompanist.settings.render_seconds + 1e-6
+    assert sum(chunk.size for chunk in chunks) == round(band_seconds[-1] * accompanist.rate)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the live tab's handler (gradio is imported inside fixtures: conftest moves its temporary folder first)
+
+
+@pytest.fixture
+def live_app(tiny_weights_dir, inputs):
+    from vocals2song.web.handler import SongApp
+    from vocals2song.web.live import LiveApp
+
+    return LiveApp(SongApp(tiny_weights_dir, input_roots=[inputs], delete_cache=None))
+
+
+def chunk_files(folder, voice: np.ndarray, name: str, chunk_seconds: float = 0.1, rate: int = RATE) -> list[str]:
+    """The voice as the browser's microphone stream sends it: one 16-bit WAV file per chunk."""
+    import soundfile
+
+    size = int(chunk_seconds * rate)
+    paths = []
+    for index, start in enumerate(range(0, len(voice), size)):
+        path = folder / f"{name}-{index:04d}.wav"
+        soundfile.write(path, voice[start : start + size], rate, subtype="PCM_16")
+        paths.append(str(path))
+    return paths
+
+
+def test_a_live_take_through_the_handler_streams_the_band_and_offers_the_take(live_app, inputs, melody):
+    token, status, chart = live_app.start()
+    assert "Listening" in status and chart == "" and live_app.active == 1
+    band = live_app.play(token)
+    shown = [live_app.feed(path, token) for path in chunk_files(inputs, melody[: 8 * RATE], "take")]
+    charts = [chart for chart, _ in shown if isinstance(chart, str)]
+    assert charts and "BPM" in charts[-1]  # the chart, sent only when it changed
+    assert len(charts) < len(shown) / 4
+    streamed = []
+    for wav in band:  # the queued band, as WAV chunks at the model's rate
+        streamed.append(wav)
+        if live_app._take(token).band.empty():
+            break
+    assert streamed and all(chunk[:4] == b"RIFF" for chunk in streamed)
+    voice, song, accompaniment, chart, status, kept = live_app.stop(token)
+    assert status.startswith("Done: a 8.0 s live take in ") and "BPM" in chart
+    assert live_app.active == 0 and live_app.song_app.kept.get(kept) is not None
+    assert [Path(path).suffix for path in live_app.song_app.downloads(kept)] == [".wav", ".wav", ".png", ".png", ".mid"]
+    assert list(band) == []  # the take ended: its stream ends
+
+
+def test_the_handler_refuses_a_third_take_and_frees_idle_ones(live_app, monkeypatch):
+    import gradio as gr
+
+    from vocals2song.web import live
+
+    first, _, _ = live_app.start()
+    live_app.start()
+    with pytest.raises(gr.Error, match="singing live already"):
+        live_app.start()
+    monkeypatch.setattr(live, "LIVE_IDLE_SECONDS", 0.0)
+    live_app.start()  # the idle ones are freed first
+    assert live_app.active == 1 and live_app._take(first) is None
+
+
+def test_the_handler_s_bad_inputs_end_the_take_with_one_sentence(live_app, inputs, melody):
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="No live take is running"):
+        live_app.stop(None)
+    token, _, _ = live_app.start()
+    for path in chunk_files(inputs, melody[: 2 * RATE], "short"):
+        live_app.feed(path, token)
+    with pytest.raises(gr.Error, match=r"2\.0 s long; sing for at least 4 s"):
+        live_app.stop(token)
+    token, _, _ = live_app.start()
+    corrupt = inputs / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF" + bytes(200))
+    with pytest.raises(gr.Error, match="could not be read"):
+        live_app.feed(str(corrupt), token)
+    assert live_app._take(token) is None
+    token, _, _ = live_app.start()
+    with pytest.raises(gr.Error, match="Only audio files uploaded"):
+        live_app.feed("/etc/passwd", token)
+    with pytest.raises(gr.Error, match="tempo"):
+        live_app.start(tempo=1000)

@@ -22,7 +22,8 @@ How a take goes (times at the model's rate, 22.05 kHz, hop 256):
    one's tail over :attr:`LiveSettings.fade_samples` (:func:`cross_fade`: the two renders' phases differ).
 
 So the band's audio for a sung moment leaves :meth:`LiveAccompanist.feed` when the chunk holding it (plus the
-hold, 46 ms) has arrived and been processed: delay = chunk wait + hold + processing, before the output path.
+hold, 46 ms) has arrived and been processed, rendering at most every :attr:`LiveSettings.render_seconds`:
+delay = chunk wait (or the render period, whichever is longer) + hold + processing, before the output path.
 
 State is per take (no globals); :meth:`LiveAccompanist.finish` returns the take and frees the buffers.
 """
@@ -57,6 +58,7 @@ REVIEW_BARS = 2
 REVIEW_SECONDS = 16.0  # a review listens to this much of the latest voice
 TEMPO_TOLERANCE = 0.02  # a review moves the grid for a tempo this far off (2 %, 2.4 BPM at 120)...
 PHASE_TOLERANCE_BEATS = 0.1  # ...or bar lines this far away (or another meter)
+RENDER_SHARE = 0.8  # a render waits for this share of render_seconds (chunks vary by the resampler's few ms)
 MAX_TEMPO_DRIFT = 0.15  # a review's tempo further than this from the grid's is an octave error: ignored
 
 
@@ -72,6 +74,8 @@ class LiveSettings:
         max_seconds: a take stops being accompanied after this much voice.
         key_bars: bars of melody the key is re-read from.
         key_confirmations: consecutive bar lines that must ask for the same new key before it changes.
+        render_seconds: the generator runs once about this much new band can be emitted (the browser may send chunks
+            of 0.1 s: rendering each would cost 0.4 of a core); a chunk arriving before that returns nothing.
         confirm_seconds: a bar's chord, decided at its line from the bars before (the progression prior decides),
             is decided again once this much of the bar has been sung (at most half the bar): from then on the
             band plays the chord that fits the bar's first beat. 0: the chord at the line stays.
@@ -85,6 +89,7 @@ class LiveSettings:
     key_bars: int = 8
     key_confirmations: int = 2
     confirm_seconds: float = 0.5
+    render_seconds: float = 0.5
     seed: int = 0
 
     def __post_init__(self):
@@ -93,6 +98,8 @@ class LiveSettings:
         if self.window_frames < 16 or self.fade_samples < 0 or self.max_seconds <= self.plan_seconds:
             raise ValueError("window_frames must be at least 16, fade_samples non-negative and max_seconds "
                              "above plan_seconds")  # fmt: skip
+        if not 0 <= self.render_seconds <= 2.0:
+            raise ValueError(f"render_seconds must be within 0-2 s, got {self.render_seconds}")
 
 
 @dataclass
@@ -374,7 +381,7 @@ class LiveAccompanist:
         """Emit the band up to the voice's end less :meth:`hold_samples`; (audio, whether the generator ran)."""
         end = self.length - self.hold_samples
         fade = self.settings.fade_samples
-        if end - self.emitted < max(fade, self.config.hop_length):
+        if end - self.emitted < max(fade, self.config.hop_length, int(RENDER_SHARE * self.settings.render_seconds * self.rate)):
             return np.zeros(0, dtype=np.float32), False
         seconds = self.length / self.rate
         if self.grid is None and seconds >= self._next_plan_try:
