@@ -143,11 +143,13 @@ def live_tab(live_app: LiveApp, song_app: SongApp) -> None:
     microphone.stream(live_app.feed, inputs=[microphone, take], outputs=[chart, status], stream_every=STREAM_EVERY,
                       time_limit=LIVE_MAX_SECONDS, concurrency_limit=LIVE_TAKES, concurrency_id="live-feed",
                       api_visibility="private", show_progress="hidden")  # fmt: skip
-    microphone.stop_recording(live_app.stop, inputs=take, outputs=[voice_audio, song_audio, band_audio, chart, status,
-                                                                   take_song],
-                              api_visibility="private", concurrency_limit=LIVE_TAKES, concurrency_id="live-feed")  # fmt: skip
-    prepare.click(song_app.downloads, inputs=take_song, outputs=downloads, api_visibility="private",
-                  concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="generator")  # fmt: skip
+    take_outputs = [voice_audio, song_audio, band_audio, chart, status, take_song]
+    microphone.stop_recording(live_app.stop, inputs=take, outputs=take_outputs, api_visibility="private",
+                              concurrency_limit=LIVE_TAKES, concurrency_id="live-feed")  # fmt: skip
+    # its own api_name: the song tab's "Prepare downloads" is the API's /downloads
+    prepare.click(song_app.downloads, inputs=take_song, outputs=downloads, api_name="live_downloads",
+                  api_visibility="private", concurrency_limit=CONCURRENCY_LIMIT,
+                  concurrency_id="generator")  # fmt: skip
 
 
 def _example_files() -> list[list[str]]:

@@ -15,8 +15,9 @@ the server, split into
 
 so the band for a period's first sample leaves the server period + hold + processing after it was sung, for its
 last sample hold + processing. Processing is given per chunk and per render period (processing since the last
-render over the voice since then: the share of a core a take needs, the figure that must stay ≤ 0.3). The output path (Gradio's AAC/HLS stream to the browser and its player) is measured in
-the browser by ``tests/test_live_browser.py``.
+render over the voice since then: the share of a core a take needs, the figure that must stay ≤ 0.3). The output
+path (Gradio's AAC/HLS stream to the browser and its player) is measured in the browser by
+``tests/test_live_browser.py``.
 
     python bench/bench_live.py [--voice FILE] [--chunk 0.5] [--takes 1] [--weights DIR] [--no-realtime]
 
@@ -78,12 +79,13 @@ def compare_offline(model, voices: list[Path], chunk_seconds: float, yardstick_p
             rate = take.sample_rate
             start = int(joined * rate)
             voice = resample(offline.voice, offline.sample_rate, rate)[start : len(take.voice)]
-            versions = {"live": take.accompaniment[start:], "offline": resample(offline.accompaniment,
-                                                                              offline.sample_rate, rate)[start : len(take.voice)]}  # fmt: skip
+            offline_band = resample(offline.accompaniment, offline.sample_rate, rate)[start : len(take.voice)]
+            versions = {"live": take.accompaniment[start:], "offline": offline_band}
             write_wav(folder / f"{path.stem}-voice.wav", voice, rate)
             for name, band in versions.items():
                 write_wav(folder / f"{path.stem}-{name}.wav", band, rate)
-                rows.append((f"{name}:{path.stem}", folder / f"{path.stem}-voice.wav", folder / f"{path.stem}-{name}.wav"))
+                rows.append((f"{name}:{path.stem}", folder / f"{path.stem}-voice.wav",
+                             folder / f"{path.stem}-{name}.wav"))
             joins = [report.band_seconds - joined for report in take.reports if report.rendered][:-1]
             seams[path.stem] = seam_flux(versions["live"], rate, joins)
             if pictures is not None:
@@ -106,7 +108,8 @@ def compare_offline(model, voices: list[Path], chunk_seconds: float, yardstick_p
             cells.append(f"{live[score]:.2f} / {offline[score]:.2f}")
             differences[score].append(live[score] - offline[score])
         print(f"| {path.stem} | {joined_at[path.stem]:.1f} | {seams[path.stem]:.2f} | " + " | ".join(cells) + " |")
-    print("| **mean live − offline** | | | " + " | ".join(f"{np.mean(differences[score]):+.3f}" for score in SCORES) + " |")
+    means = " | ".join(f"{np.mean(differences[score]):+.3f}" for score in SCORES)
+    print(f"| **mean live − offline** | | | {means} |")
 
 
 def seam_flux(band: np.ndarray, rate: int, joins: list[float]) -> float:
@@ -233,17 +236,20 @@ def main(argv=None) -> None:
         ratio = report.processing_seconds / max(report.chunk_seconds, 1e-9)
         period = f"{period_ratios(take.reports)[index]:.3f}" if report.rendered else ""
         wait = max(report.chunk_seconds, first["waits"][index])
-        print(f"| {index} | {report.voice_seconds:.2f} | {report.band_seconds:.2f} | {'yes' if report.rendered else 'no'} "
+        rendered = "yes" if report.rendered else "no"
+        print(f"| {index} | {report.voice_seconds:.2f} | {report.band_seconds:.2f} | {rendered} "
               f"| {report.processing_seconds * 1000:.1f} | {ratio:.3f} | {period} | {wait + hold + late:.3f} "
               f"| {hold + late:.3f} |")  # fmt: skip
 
-    print("\n| take | chunks rendered | processing / chunk: median | max | processing / voice over each render period: "
-          f"median | max | periods over {BUDGET} | delay behind the voice at the server: median | max | band joined at (s) |")
+    print("\n| take | chunks rendered | processing / chunk: median | max | processing / voice over each render "
+          f"period: median | max | periods over {BUDGET} | delay behind the voice at the server: median | max | "
+          "band joined at (s) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for number, result in enumerate(results):
         take = result["take"]
         rendered = [(index, report) for index, report in enumerate(take.reports) if report.rendered]
-        ratios = np.array([report.processing_seconds / report.chunk_seconds for report in take.reports[rendered[0][0]:]])
+        ratios = np.array([report.processing_seconds / report.chunk_seconds
+                           for report in take.reports[rendered[0][0] :]])  # fmt: skip
         periods = np.array([period_ratios(take.reports)[index] for index, _ in rendered])
         lates = np.array([result["finished"][index] - result["due"][index] for index, _ in rendered])
         waits = np.array([max(report.chunk_seconds, result["waits"][index]) for index, report in rendered])

@@ -381,7 +381,8 @@ class LiveAccompanist:
         """Emit the band up to the voice's end less :meth:`hold_samples`; (audio, whether the generator ran)."""
         end = self.length - self.hold_samples
         fade = self.settings.fade_samples
-        if end - self.emitted < max(fade, self.config.hop_length, int(RENDER_SHARE * self.settings.render_seconds * self.rate)):
+        period = int(RENDER_SHARE * self.settings.render_seconds * self.rate)
+        if end - self.emitted < max(fade, self.config.hop_length, period):
             return np.zeros(0, dtype=np.float32), False
         seconds = self.length / self.rate
         if self.grid is None and seconds >= self._next_plan_try:
@@ -413,7 +414,8 @@ class LiveAccompanist:
         self.key = (harmony.key_tonic, harmony.key_mode)
         self._notes = [(note.start, note.end, note.pitch) for note in harmony.melody]
         self._tracked_until = now
-        lines = [0.0] + [self.grid.bar_start(bar) for bar in range(self.grid.first_bar() + 1, self.grid.bar_index(now) + 2)]
+        first, current = self.grid.first_bar(), self.grid.bar_index(now)
+        lines = [0.0] + [self.grid.bar_start(bar) for bar in range(first + 1, current + 2)]
         self._pickup = self.grid.bar_start(self.grid.first_bar()) < -1e-6  # the take began inside a bar
         bounds = list(zip(lines, lines[1:]))  # the bars so far, the last one sounding now
         observations = self._observations(bounds[:-1])
@@ -462,7 +464,8 @@ class LiveAccompanist:
         beat = self.grid.beat_seconds
         count = max(1, int(round((chord.end - chord.start) / beat)))
         if self._pickup and not self._chords:
-            self._beats += sorted(round(chord.end - k * beat, 4) for k in range(1, count + 1) if chord.end - k * beat >= 0)
+            back = [chord.end - k * beat for k in range(1, count + 1)]
+            self._beats += sorted(round(time, 4) for time in back if time >= 0)
         else:
             self._beats += [round(chord.start + k * beat, 4) for k in range(count)]
         self._chords.append(chord)

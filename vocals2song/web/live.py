@@ -96,7 +96,8 @@ class LiveApp:
         accompanist = LiveAccompanist(self.song_app.model, settings=self.settings)
         notes = [60, 64, 67, 64, 65, 69, 72, 69, 67, 71, 74, 71, 60, 64, 67, 72]
         seconds = np.arange(int(0.5 * rate)) / rate
-        voice = np.concatenate([0.3 * np.sin(2 * np.pi * 440 * 2 ** ((note - 69) / 12) * seconds) * np.hanning(seconds.size)
+        window = np.hanning(seconds.size)
+        voice = np.concatenate([0.3 * np.sin(2 * np.pi * 440 * 2 ** ((note - 69) / 12) * seconds) * window
                                 for note in notes])  # fmt: skip
         for first in range(0, voice.size, int(STREAM_EVERY * rate)):
             accompanist.feed(voice[first : first + int(STREAM_EVERY * rate)], rate)
@@ -193,12 +194,13 @@ class LiveApp:
                         image_length=len(result.song))  # fmt: skip
         name = f"live-{secrets.token_hex(4)}"
         seconds = len(result.song) / result.sample_rate
-        status = f"Done: a {seconds:.1f} s live take in {result.harmony.key_name} at {result.harmony.tempo_bpm:.0f} BPM."
+        harmony = result.harmony
+        status = f"Done: a {seconds:.1f} s live take in {harmony.key_name} at {harmony.tempo_bpm:.0f} BPM."
         if result.truncated:
             status = f"⚠️ The take reached the {LIVE_MAX_SECONDS} s limit and was cut there. {status}"
-        return (_audio_output(result.voice, result.sample_rate, name), _audio_output(result.song, result.sample_rate, name),
-                _audio_output(result.accompaniment, result.sample_rate, name), chord_chart_html(result.harmony),
-                status, self.song_app.kept.add(kept))  # fmt: skip
+        audio = [_audio_output(samples, result.sample_rate, name) for samples in (result.voice, result.song,
+                                                                                  result.accompaniment)]  # fmt: skip
+        return (*audio, chord_chart_html(harmony), status, self.song_app.kept.add(kept))
 
     # inside ----------------------------------------------------------------------------------------------------
 
