@@ -372,3 +372,19 @@ def test_the_handler_s_bad_inputs_end_the_take_with_one_sentence(live_app, input
         live_app.feed("/etc/passwd", token)
     with pytest.raises(gr.Error, match="tempo"):
         live_app.start(tempo=1000)
+
+
+def test_the_chosen_style_is_drawn_in_b_for_a_generator_that_reads_styles(tiny_styled_model, melody, monkeypatch):
+    from vocals2song.live import accompanist as live_module
+    from vocals2song.plan.channel import style_rows
+
+    images = []
+    real = live_module.predict_image
+    monkeypatch.setattr(live_module, "predict_image", lambda model, image, seed: images.append(image) or
+                        real(model, image, seed))  # fmt: skip
+    accompanist = LiveAccompanist(tiny_styled_model, style="jazz")
+    stream(accompanist, melody[: 6 * RATE])
+    assert images and accompanist.style == "jazz"
+    rows = style_rows("jazz", images[-1].shape[0])
+    assert np.all(images[-1][rows, :, 2] == 1.0)
+    assert not np.any(images[-1][style_rows("rock", images[-1].shape[0]), :, 2])
