@@ -21,7 +21,7 @@ import gradio as gr
 
 from vocals2song.inference import generator_style
 from vocals2song.model.weights import SongGenerator
-from vocals2song.web.live import HEADPHONES_NOTE, LIVE_MAX_SECONDS, LIVE_TAKES, STREAM_EVERY, LiveApp
+from vocals2song.web.live import CATCH_UP_JS, HEADPHONES_NOTE, LIVE_MAX_SECONDS, LIVE_TAKES, STREAM_EVERY, LiveApp
 from vocals2song.web.handler import (  # noqa: F401  (SongApp, OUTPUT_NAMES, FAILURE_MESSAGE: the handler's API)
     COLUMN_MIN_WIDTH,
     CONCURRENCY_LIMIT,
@@ -137,12 +137,13 @@ def live_tab(live_app: LiveApp, song_app: SongApp) -> None:
     take_song = gr.State()  # the finished take's key among the kept songs (for the downloads)
 
     microphone.start_recording(live_app.start, inputs=[key, happy, jazz, tempo, style], outputs=[take, status, chart],
-                               api_visibility="private", queue=False).then(
+                               api_visibility="private", queue=False).success(
         live_app.play, inputs=take, outputs=band, api_visibility="private", concurrency_limit=LIVE_TAKES,
         concurrency_id="live-band", show_progress="hidden")  # fmt: skip
     microphone.stream(live_app.feed, inputs=[microphone, take], outputs=[chart, status], stream_every=STREAM_EVERY,
                       time_limit=LIVE_MAX_SECONDS, concurrency_limit=LIVE_TAKES, concurrency_id="live-feed",
                       api_visibility="private", show_progress="hidden")  # fmt: skip
+    status.change(None, js=CATCH_UP_JS, api_visibility="private", queue=False)  # the band's player keeps up
     take_outputs = [voice_audio, song_audio, band_audio, chart, status, take_song]
     microphone.stop_recording(live_app.stop, inputs=take, outputs=take_outputs, api_visibility="private",
                               concurrency_limit=LIVE_TAKES, concurrency_id="live-feed")  # fmt: skip

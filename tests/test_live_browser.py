@@ -161,8 +161,11 @@ def test_singing_into_the_live_tab_brings_the_band_in(live_app_url, browser):
     lags = take.input_lags()
     playing = band_log[band_log[:, 1] > 0]
     stalled = np.sum(np.diff(playing[:, 1]) == 0) * 0.05  # 50 ms samples with the player's clock standing still
+    jumps = np.diff(playing[:, 1]) - np.diff(playing[:, 0]) / 1000
+    skipped = jumps[jumps > 0.2]  # the player moved up to the newest band it held (CATCH_UP_JS)
     print(f"\ninput path lag over the take: {np.round(lags[:: max(1, len(lags) // 8)], 2)}; the player stalled "
-          f"{stalled:.2f} s in all after it started at {(playing[0, 0] - clicked) / 1000:.2f} s")
+          f"{stalled:.2f} s in all after it started at {(playing[0, 0] - clicked) / 1000:.2f} s and skipped "
+          f"{skipped.sum():.2f} s in {skipped.size} catch-ups")
     print(f"\nvoice-to-band delay at the browser: median {total:.2f} s (min {delays.min():.2f}, max {delays.max():.2f})"
           f"; input path {input_lag:.2f} s, hold {hold:.3f} s, render period up to {render:.2f} s, processing "
           f"{processing * 1000:.0f} ms, output path about {total - input_lag - hold - render / 2 - processing:.2f} s"

@@ -48,6 +48,20 @@ LIVE_MAX_SECONDS = MAX_SECONDS  # the stream's time_limit and the take's cap
 LIVE_IDLE_SECONDS = 10.0  # a take that received no chunk this long is ended and freed
 MAX_CHUNK_SECONDS = 5.0  # a chunk file is read up to this much (a browser sends 0.5 s)
 PLAY_POLL_SECONDS = 0.05
+PLAYER_MAX_LAG_SECONDS = 0.6  # the band's player may run this far behind the newest band it received...
+PLAYER_LAG_SECONDS = 0.25  # ...before it is moved up to this far behind it
+# Gradio's streaming output is an HLS stream that its player (hls.js) starts at its beginning, 1-3 s after the first
+# chunk, and never catches up after a stall: a live band must keep time, not fall behind. Run in the page whenever the
+# status line changes (about every second), this moves the player up to the newest band it holds, skipping what it
+# would play late (silence while the band listens; a glitch after a stall, instead of a delay kept for good).
+CATCH_UP_JS = f"""() => {{
+  const player = document.querySelector('#live-band audio');
+  if (player && player.buffered.length) {{
+    const newest = player.buffered.end(player.buffered.length - 1);
+    if (newest - player.currentTime > {PLAYER_MAX_LAG_SECONDS}) player.currentTime = newest - {PLAYER_LAG_SECONDS};
+  }}
+  return [];
+}}"""
 HEADPHONES_NOTE = ("🎧 **Wear headphones.** The band must not reach the microphone, or it accompanies itself. "
                    "Press record and sing: the band listens for the first 4 s (tempo, bars, key) and then joins, "
                    "about half a second behind you. Press stop to get the take.")  # fmt: skip
