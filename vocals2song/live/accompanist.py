@@ -1,25 +1,28 @@
-"""One live take: voice chunks in as they are sung, the band's audio out a chunk later (:class:`LiveAccompanist`).
+"""One live take: voice chunks in as they are sung, the band's audio out a moment later (:class:`LiveAccompanist`).
 
 How a take goes (times at the model's rate, 22.05 kHz, hop 256):
 
 1. **Listening** (the first :attr:`LiveSettings.plan_seconds`, 4 s): the voice is kept and the band is silent.
 2. **The plan is fixed** once that much voice has been heard: the offline estimator
-   (:func:`vocals2song.plan.estimate.estimate_harmony`) reads tempo, bar phase, meter and key from it, and the
-   beat grid is extended forward (:class:`~vocals2song.live.bars.BarGrid`). The tempo stays; the key may change
-   later when :attr:`LiveSettings.key_bars` bars of melody ask for another one
-   :attr:`LiveSettings.key_confirmations` bar lines in a row (never when the person set it).
-3. **Each bar's chord** is decided when the first chunk inside the bar arrives, from the melody of the bars so far
-   plus what has been sung of the new bar yet (0 to one chunk: its first beat at most, at 0.5 s chunks and
-   120 BPM) and the progression prior (:func:`~vocals2song.live.bars.decide_chords`). A decided chord is kept: it
-   has been played.
-4. **Rendering**, at every chunk: the last :attr:`LiveSettings.window_frames` frames of the voice (the new chunk
-   at the right, the rest context) become the voice image with the plan so far in B
-   (:func:`vocals2song.plan.channel.render_plan` with ``first_frame``), the generator runs on it
-   (:func:`vocals2song.inference.predict_image`, which continues the image as its mirror image up to a whole
-   tile) and the last frames are decoded (:func:`vocals2song.codec.spectrogram.target_to_spectrogram`: PGHI for a
-   magnitude-only generator). The accompaniment is emitted up to :meth:`LiveAccompanist.hold_samples` before the
-   voice's end (the STFT's last frames are incomplete there), and each render is cross-faded into the previous
-   one's tail over :attr:`LiveSettings.fade_samples` (:func:`cross_fade`: the two renders' phases differ).
+   (:func:`vocals2song.plan.estimate.estimate_harmony`) reads tempo, bar phase, meter and key from it, and its beats
+   fitted by a steady grid are extended forward (:class:`~vocals2song.live.bars.BarGrid`). From twice that (8 s),
+   every :data:`REVIEW_BARS` bars, the grid is read again from the last :data:`REVIEW_SECONDS` of voice and moved
+   when it is clearly elsewhere (:meth:`LiveAccompanist._review_grid`); the key changes when
+   :attr:`LiveSettings.key_bars` bars of melody ask for another one :attr:`LiveSettings.key_confirmations` bar
+   lines in a row. The person's key and tempo are kept as given.
+3. **Each bar's chord** is decided at its line, from the melody of the bars so far and the progression prior (the
+   Viterbi path over bars, :func:`~vocals2song.live.bars.decide_chords`, the new bar barely sung yet), then
+   decided again once :attr:`LiveSettings.confirm_seconds` of it have been sung (its first beat at 120 BPM): the
+   rest of the bar plays that chord. A completed bar's chord is never changed.
+4. **Rendering**, once :attr:`LiveSettings.render_seconds` of new band can go out: the last
+   :attr:`LiveSettings.window_frames` frames of the voice (the newest at the right, the rest context) become the
+   voice image with the plan so far in B (:func:`vocals2song.plan.channel.render_plan` with ``first_frame``), the
+   generator runs on it (:func:`vocals2song.inference.predict_image`, which continues the image as its mirror image
+   up to a whole tile; through :class:`CompiledNetwork`) and the newest frames are decoded
+   (:func:`vocals2song.codec.spectrogram.target_to_spectrogram`: PGHI for a magnitude-only generator). The band is
+   emitted up to :attr:`LiveAccompanist.hold_samples` before the voice's end (the STFT's last frames are
+   incomplete there), each render cross-faded into the previous one's tail over :attr:`LiveSettings.fade_samples`
+   (:func:`cross_fade`: the two renders' phases differ).
 
 So the band's audio for a sung moment leaves :meth:`LiveAccompanist.feed` when the chunk holding it (plus the
 hold, 46 ms) has arrived and been processed, rendering at most every :attr:`LiveSettings.render_seconds`:
@@ -111,7 +114,7 @@ class ChunkReport:
         chunk_seconds: seconds of voice this chunk carried.
         band_seconds: seconds of band audio emitted so far.
         processing_seconds: wall-clock seconds the call took.
-        rendered: whether the generator ran (False while listening).
+        rendered: whether the generator ran (not while listening, nor before a render period of new band is in).
     """
 
     voice_seconds: float
