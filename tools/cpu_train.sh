@@ -14,6 +14,8 @@
 # The training pairs are encoded once into a crop store (CROP_STORE, default OUT_DIR-crop-store; about 1.3 GB per
 # hour of pairs), reused by every later sitting. WIDTH (default 8) sets the generator; INIT_FROM=weights starts a
 # new run from exported weights of the same shape (a warm start; ignored once OUT_DIR has checkpoints).
+# ESTIMATED_PLAN_SHARE (default 0) is the share of crops whose B is the estimator's plan instead of the pair's own:
+# on a styled corpus keep it 0, so that B and the target always agree.
 set -euo pipefail
 out=${1:?output folder}
 steps=${2:?total steps}
@@ -26,5 +28,6 @@ warm=()
 [ -n "${INIT_FROM:-}" ] && warm=(--init-from "$INIT_FROM")
 exec "$python" -m vocals2song train "$@" --out "$out" --steps "$steps" --width "${WIDTH:-8}" --batch 16 \
     --crop-frames 256 --target accompaniment --plan --phase-representation none --l1-weight 100 \
+    --estimated-plan-share "${ESTIMATED_PLAN_SHARE:-0}" \
     --crop-store "${CROP_STORE:-${out%/}-crop-store}" --workers 2 --checkpoint-every 100 --keep-exports-every 500 \
     --sample-every 1000 --seed 0 "${resume[@]}" "${warm[@]}"
