@@ -30,7 +30,8 @@ from test_live import C_MAJOR_BARS, sung_melody  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 SING_SECONDS = 10.0
-MAX_DELAY_SECONDS = 6.0  # a broken path (chunks piling up without end) is far beyond; the figure itself is printed
+MAX_DELAY_SECONDS = 10.0  # a broken path (a player that never plays, chunks piling up without end) is far beyond;
+# the figure itself is printed (2.8-5.2 s on the shared, loaded 2-core machine: README)
 
 pytestmark = [
     pytest.mark.browser,
