@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from collections import defaultdict
@@ -45,6 +44,8 @@ from vocals2song.evaluation.band import play_plan  # noqa: E402
 from vocals2song.inference import vocals_to_song  # noqa: E402
 from vocals2song.model.weights import load_generator  # noqa: E402
 from vocals2song.plan.style import STYLES  # noqa: E402
+
+from bench_styled_corpus import score  # noqa: E402  (runs evaluate.py and planfollow.py on the two lists)
 
 COLUMNS = ("musicality", "chord_tone", "consonance", "key_corr", "beat_conf", "peak_share", "tone_share", "top_on_plan",
            "voice_spec_corr", "acc_to_voice_db")
@@ -116,22 +117,6 @@ def _write(folder, name, system, source, style, audio, rate, voice_path, plan_pa
     evaluate_rows.append(f"{example}\t{voice_path}\t{path}")
     follow_rows.append(f"{example}\t{path}\t{plan_path}")
     return example, system, source, style
-
-
-def score(folder: Path, python: str, yardstick: Path) -> dict[str, dict[str, float]]:
-    """Run evaluate.py and planfollow.py on the lists; example id → every score."""
-    for script, listing, output in (("evaluate.py", "evaluate.tsv", "evaluate.json"),
-                                    ("planfollow.py", "follow.tsv", "follow.json")):
-        subprocess.run([python, str(yardstick / script), "--list", str(folder / listing), "--json",
-                        str(folder / output)], check=True, stdout=subprocess.DEVNULL)
-    scores: dict[str, dict[str, float]] = defaultdict(dict)
-    evaluated = json.loads((folder / "evaluate.json").read_text(encoding="utf-8"))  # {"examples": [{"id": ...}]}
-    followed = json.loads((folder / "follow.json").read_text(encoding="utf-8"))    # {list: {"examples": {id: ...}}}
-    rows = [dict(row) for row in evaluated["examples"]]
-    rows += [{"id": example, **values} for block in followed.values() for example, values in block["examples"].items()]
-    for row in rows:
-        scores[row.pop("id")].update({name: value for name, value in row.items() if isinstance(value, (int, float))})
-    return scores
 
 
 def tables(examples, scores) -> str:
