@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import shutil
 import socket
@@ -74,6 +75,26 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_demo(weights: Path, cache_dir: Path):
+    """The app on ``weights``, launched on a free local port with gradio's cache in ``cache_dir``: yields
+    (demo, url) and closes it afterwards (the browser tests' server)."""
+    import pytest
+
+    import app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(cache_dir))
+        demo = app.build_demo(weights=weights)
+        port = free_port()
+        demo.launch(prevent_thread_lock=True, server_port=port, quiet=True,
+                    **{**app.launch_options(), "server_name": "127.0.0.1"})  # fmt: skip
+        try:
+            yield demo, f"http://127.0.0.1:{port}/"
+        finally:
+            demo.close()
 
 
 def duration(path: str) -> float:

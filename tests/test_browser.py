@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -24,6 +23,8 @@ import soundfile
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from app_support import serve_demo  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 VOICE_HZ = 440.0
@@ -55,32 +56,15 @@ def peak_frequency(samples: np.ndarray, sample_rate: int) -> float:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    import app
-    from vocals2song.config import tiny_config
-    from vocals2song.model.networks import build_generator
-    from vocals2song.model.weights import save_generator
-
+def app_url(tmp_path_factory, tiny_weights_dir):
     from vocals2song.model.weights import CONFIG_FILE, REPOSITORY_WEIGHTS
 
     if os.environ.get("VOCALS2SONG_SCREENSHOT") and (REPOSITORY_WEIGHTS / CONFIG_FILE).is_file():
         weights = REPOSITORY_WEIGHTS  # the README's screenshot shows the packaged generator
     else:
-        config = tiny_config()
-        weights = tmp_path_factory.mktemp("tiny-weights")
-        save_generator(weights, build_generator(config.generator), config)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-cache")))
-        demo = app.build_demo(weights=weights)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        options = {**app.launch_options(), "server_name": "127.0.0.1"}
-        demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **options)
-        try:
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            demo.close()
+        weights = tiny_weights_dir
+    with serve_demo(weights, tmp_path_factory.mktemp("gradio-cache")) as (_, url):
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ Needs Playwright (python) and Debian's Chromium at /usr/bin/chromium; skipped wi
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import soundfile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app_support import serve_demo  # noqa: E402
 from test_live import C_MAJOR_BARS, sung_melody  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -61,27 +61,9 @@ LISTEN = """() => {
 
 
 @pytest.fixture(scope="module")
-def live_app_url(tmp_path_factory):
-    import app
-    from vocals2song.config import tiny_config
-    from vocals2song.model.networks import build_generator
-    from vocals2song.model.weights import save_generator
-
-    config = tiny_config()
-    weights = tmp_path_factory.mktemp("tiny-weights")
-    save_generator(weights, build_generator(config.generator), config)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-cache")))
-        demo = app.build_demo(weights=weights)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        demo.launch(prevent_thread_lock=True, server_port=port, quiet=True,
-                    **{**app.launch_options(), "server_name": "127.0.0.1"})  # fmt: skip
-        try:
-            yield demo, f"http://127.0.0.1:{port}/"
-        finally:
-            demo.close()
+def live_app_url(tmp_path_factory, tiny_weights_dir):
+    with serve_demo(tiny_weights_dir, tmp_path_factory.mktemp("gradio-cache")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
