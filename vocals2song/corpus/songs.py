@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vocals2song.corpus.scores import Label, Meter, PartNote
+from vocals2song.corpus.scores import Label, Meter, PartNote, bar_chord_slices
 
 SONG_COLLECTION = "songs"                 # piece names "songs/song-00042"; composer label of every generated song
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
@@ -114,7 +114,7 @@ def write_song(rng: np.random.Generator) -> Song:
         melodies.setdefault(letter, notes)
         melody += [PartNote(offset + start, length, float(pitch)) for start, length, pitch in notes]
         previous = notes[-1][2] if notes else previous
-        slices += [(offset + start, length, _label(triad)) for start, length, triad in chords]
+        slices += bar_chord_slices([(offset + start, length, triad) for start, length, triad in chords])
     bars = [(float(index * beats_per_bar), float(beats_per_bar)) for index in range(len(form) * 4)]
     return Song(melody=melody, meter=Meter(beats_per_bar, 4, bars), slices=slices, key=(tonic, mode))
 
@@ -136,12 +136,6 @@ def _triad(degree: int, tonic: int, scale: tuple[int, ...], raised_dominant: boo
     if raised_dominant and degree == 4:
         triad[1] = (triad[0] + 4) % 12
     return tuple(triad)
-
-
-def _label(triad: tuple[int, int, int]) -> Label:
-    third, fifth = (triad[1] - triad[0]) % 12, (triad[2] - triad[0]) % 12
-    quality = {(4, 7): "maj", (3, 7): "min", (3, 6): "dim", (4, 8): "aug"}.get((third, fifth))
-    return None if quality is None else (triad[0], quality)
 
 
 def _chord_at(chords, position: float) -> tuple[int, int, int]:
