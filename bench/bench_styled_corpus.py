@@ -55,16 +55,16 @@ def prepare(corpus: Path, per_style: int, seconds: float, folder: Path) -> list[
             length = min(len(voice), int(seconds * rate))
             harmony = Harmony.from_dict(pair["harmony"]).window(0.0, length / rate)
             band = play_plan(harmony, rate, length)
+            source = "songs" if pair.get("composer") == SONG_COLLECTION else "scores"
+            voice_path, plan_path = folder / f"{pair['id']}.voice.wav", folder / f"{pair['id']}.plan.json"
+            soundfile.write(voice_path, voice[:length], rate)
+            plan_path.write_text(json.dumps(harmony.to_dict()), encoding="utf-8")
             for system, audio in (("pair", accompaniment[:length]), ("band", band)):
-                source = "songs" if pair.get("composer") == SONG_COLLECTION else "scores"
                 example = f"{style}|{system}|{source}|{pair['id']}"
-                paths = {name: folder / f"{pair['id']}.{name}.wav" for name in ("voice", system)}
-                soundfile.write(paths["voice"], voice[:length], rate)
-                soundfile.write(paths[system], audio, rate)
-                plan_path = folder / f"{pair['id']}.plan.json"
-                plan_path.write_text(json.dumps(harmony.to_dict()), encoding="utf-8")
-                evaluate_rows.append(f"{example}\t{paths['voice']}\t{paths[system]}")
-                follow_rows.append(f"{example}\t{paths[system]}\t{plan_path}")
+                path = folder / f"{pair['id']}.{system}.wav"
+                soundfile.write(path, audio, rate)
+                evaluate_rows.append(f"{example}\t{voice_path}\t{path}")
+                follow_rows.append(f"{example}\t{path}\t{plan_path}")
                 examples.append((example, style))
     (folder / "evaluate.tsv").write_text("\n".join(evaluate_rows) + "\n", encoding="utf-8")
     (folder / "follow.tsv").write_text("\n".join(follow_rows) + "\n", encoding="utf-8")
