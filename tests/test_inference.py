@@ -271,3 +271,31 @@ def test_every_phase_representation_decodes(representation, phase):
     assert 0.0 <= result.song_image[..., 1].min() and result.song_image[..., 1].max() <= 1.0
     again = vocals_to_song(voice, 22050, model, phase=phase, seed=2)
     assert np.array_equal(result.song, again.song)
+
+
+def test_the_same_seed_gives_the_same_image_when_requests_run_at_once(tiny_model):
+    """The dropout masks live in the network's layers, shared by every request (and live take) on one model: two
+    requests at once must not draw from each other's seeded state."""
+    import threading
+
+    from vocals2song.codec import spectrogram as codec
+    from vocals2song.inference import predict_image
+
+    config = tiny_model.config.spectrogram
+    image = codec.audio_to_image(synthetic_voice(3.0, config.sample_rate), config)
+    expected = {seed: predict_image(tiny_model, image, seed=seed) for seed in (1, 2)}
+    start = threading.Barrier(4)
+    mismatches = []
+
+    def request(seed: int) -> None:
+        start.wait()
+        for _ in range(6):
+            if not np.array_equal(predict_image(tiny_model, image, seed=seed), expected[seed]):
+                mismatches.append(seed)
+
+    threads = [threading.Thread(target=request, args=(seed,)) for seed in (1, 2, 1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not mismatches

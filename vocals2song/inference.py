@@ -145,13 +145,14 @@ def predict_image(
                            ((0, 0), (0, padded_frames - nb_frames), (0, 0)), mode="symmetric")
     tiles = np.stack([network_input[:, start : start + tile_frames] for start in starts])
 
-    seed_dropout(model.network, seed)
     outputs = []
-    for first in range(0, len(tiles), TILES_PER_CALL):
-        batch = tiles[first : first + TILES_PER_CALL]
-        outputs.append(np.asarray(model.network(batch, training=False), dtype=np.float32))
-        if progress:
-            progress(min(1.0, (first + len(batch)) / len(tiles)), "generating")
+    with model.lock:  # the seeded dropout state is the model's, not this call's
+        seed_dropout(model.network, seed)
+        for first in range(0, len(tiles), TILES_PER_CALL):
+            batch = tiles[first : first + TILES_PER_CALL]
+            outputs.append(np.asarray(model.network(batch, training=False), dtype=np.float32))
+            if progress:
+                progress(min(1.0, (first + len(batch)) / len(tiles)), "generating")
     outputs = np.concatenate(outputs)
 
     channels = outputs.shape[-1]

@@ -18,7 +18,8 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -43,11 +44,15 @@ class SongGenerator:
         config: everything the network and its audio front end were built from.
         network: the Keras U-Net.
         source: where it was loaded from (a directory or hub id), for messages and the model card.
+        lock: held while the network draws its dropout masks (seeding, then calling it): the masks' random state
+            lives in the network's layers, shared by every request and live take on this model, so two at once
+            would draw from each other's state. Copies made with ``dataclasses.replace`` keep the same lock.
     """
 
     config: ModelConfig
     network: keras.Model
     source: str
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
 def default_weights() -> str:
