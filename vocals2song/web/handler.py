@@ -162,12 +162,12 @@ class SongApp:
     def _generate(self, voice, mode, seed, phase, key, happy, jazz, tempo, show_plan, style, chord_rhythm, progress):
         if self.model is None:
             raise WeightsError(self.weights_error or "No trained generator is loaded.")
-        path = self._checked_path(voice)
+        path = self.checked_path(voice)
         mode = _checked_choice(mode, MODES, "output mode")
         phase = _checked_choice(phase, PHASES, "phase")
         seed = _checked_seed(seed)
-        plan = _checked_plan_controls(key, happy, jazz, tempo, chord_rhythm)
-        style = self._checked_style(style)
+        plan = checked_plan_controls(key, happy, jazz, tempo, chord_rhythm)
+        style = self.checked_style(style)
         self.purge()
         return self._respond(path, mode, seed, phase, progress, plan, bool(show_plan), style)
 
@@ -245,9 +245,9 @@ class SongApp:
             str(song_image),
             plot_data(voice_decibels),
             plot_data(song_decibels),
-            _audio_output(result.voice, result.sample_rate, request_dir.name),
-            _audio_output(result.song, result.sample_rate, request_dir.name),
-            _audio_output(result.accompaniment, result.sample_rate, request_dir.name),
+            audio_output(result.voice, result.sample_rate, request_dir.name),
+            audio_output(result.song, result.sample_rate, request_dir.name),
+            audio_output(result.accompaniment, result.sample_rate, request_dir.name),
             chord_chart_html(result.harmony),
             status,
             self.kept.add(KeptSong(result.song, result.voice_image, result.song_image, self.model.config.spectrogram,
@@ -278,7 +278,7 @@ class SongApp:
             logger.exception("Writing the downloads failed")
             raise user_error(FAILURE_MESSAGE) from None
 
-    def _checked_style(self, style) -> str | None:
+    def checked_style(self, style) -> str | None:
         """The style control (a name or a label of :attr:`styles`, None or empty for the default) → the style the
         generator plays, None for one without styles; one sentence for a style it does not play."""
         if style is None or style == "":
@@ -290,7 +290,7 @@ class SongApp:
         except Vocals2SongError as error:
             raise user_error(str(error)) from None
 
-    def _checked_path(self, voice) -> Path:
+    def checked_path(self, voice) -> Path:
         """The uploaded file's path; refuses nothing, non-paths and files outside ``input_roots``."""
         if isinstance(voice, dict):  # a FileData dict from a direct call
             voice = voice.get("path")
@@ -395,7 +395,7 @@ def _checked_tempo(tempo) -> float | None:
     return None if number == 0 else number
 
 
-def _checked_plan_controls(key, happy, jazz, tempo, chord_rhythm=None) -> PlanControls:
+def checked_plan_controls(key, happy, jazz, tempo, chord_rhythm=None) -> PlanControls:
     """The plan controls' labels → :class:`PlanControls` (which checks the ranges); one sentence for anything wrong."""
     key = _checked_choice(key or "auto", KEYS, "key")
     happy = _checked_choice(happy or "auto", HAPPY, "major/minor choice")
@@ -426,7 +426,7 @@ def chord_chart_html(harmony: Harmony | None) -> str:
     return f'<div class="chord-chart">{heading}<table>{"".join(rows)}</table></div>'
 
 
-def _audio_output(samples: np.ndarray, sample_rate: int, request: str) -> bytes:
+def audio_output(samples: np.ndarray, sample_rate: int, request: str) -> bytes:
     """Checked audio for gradio as the bytes of a 16-bit WAV that names its request in a comment.
 
     Not a float array: gradio would peak-normalise it, and one NaN silences it. Not an int16 array or plain WAV

@@ -33,8 +33,8 @@ from vocals2song.web.handler import (
     FAILURE_MESSAGE,
     MAX_SECONDS,
     SongApp,
-    _audio_output,
-    _checked_plan_controls,
+    audio_output,
+    checked_plan_controls,
     chord_chart_html,
     user_error,
 )
@@ -124,8 +124,8 @@ class LiveApp:
         """Open a take (the microphone started): its key for the page; one sentence when the app is busy."""
         if self.song_app.model is None:
             raise user_error(self.song_app.weights_error or "No trained generator is loaded.")
-        controls = _checked_plan_controls(key, happy, jazz, tempo)
-        style = self.song_app._checked_style(style)
+        controls = checked_plan_controls(key, happy, jazz, tempo)
+        style = self.song_app.checked_style(style)
         self._free_idle()
         with self._lock:
             if len(self._takes) >= LIVE_TAKES:
@@ -143,7 +143,7 @@ class LiveApp:
         if take is None or chunk is None:
             return gr.skip(), gr.skip()
         try:
-            samples, rate = read_chunk(self.song_app._checked_path(chunk))
+            samples, rate = read_chunk(self.song_app.checked_path(chunk))
             with take.lock:
                 if take.ended:
                     return gr.skip(), gr.skip()
@@ -212,7 +212,7 @@ class LiveApp:
         status = f"Done: a {seconds:.1f} s live take in {harmony.key_name} at {harmony.tempo_bpm:.0f} BPM."
         if result.truncated:
             status = f"⚠️ The take reached the {LIVE_MAX_SECONDS} s limit and was cut there. {status}"
-        audio = [_audio_output(samples, result.sample_rate, name) for samples in (result.voice, result.song,
+        audio = [audio_output(samples, result.sample_rate, name) for samples in (result.voice, result.song,
                                                                                   result.accompaniment)]  # fmt: skip
         return (*audio, chord_chart_html(harmony), status, self.song_app.kept.add(kept))
 
