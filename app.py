@@ -110,7 +110,9 @@ def live_tab(live_app: LiveApp, song_app: SongApp) -> None:
     gr.Markdown(HEADPHONES_NOTE, elem_id="live-note")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=COLUMN_MIN_WIDTH):
+            # no live waveform: drawing it took the browser's main thread from the recorder (voice arrived late)
             microphone = gr.Audio(sources=["microphone"], streaming=True, type="filepath", label="Sing here",
+                                  waveform_options=gr.WaveformOptions(show_recording_waveform=False),
                                   elem_id="live-microphone")  # fmt: skip
             with gr.Row():
                 key = gr.Dropdown(KEYS, value="auto", label="Key", min_width=120, elem_id="live-key")

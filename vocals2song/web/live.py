@@ -50,16 +50,20 @@ MAX_CHUNK_SECONDS = 5.0  # a chunk file is read up to this much (a browser sends
 PLAY_POLL_SECONDS = 0.05
 PLAYER_MAX_LAG_SECONDS = 0.6  # the band's player may run this far behind the newest band it received...
 PLAYER_LAG_SECONDS = 0.25  # ...before it is moved up to this far behind it
+PLAYER_CHECK_SECONDS = 0.2  # how often the page checks
 # Gradio's streaming output is an HLS stream that its player (hls.js) starts at its beginning, 1-3 s after the first
-# chunk, and never catches up after a stall: a live band must keep time, not fall behind. Run in the page whenever the
-# status line changes (about every second), this moves the player up to the newest band it holds, skipping what it
-# would play late (silence while the band listens; a glitch after a stall, instead of a delay kept for good).
+# chunk, and never catches up after a stall: a live band must keep time, not fall behind. Run once in the page (when
+# the status line first changes), this starts a check every PLAYER_CHECK_SECONDS that moves the player up to the
+# newest band it holds, skipping what it would play late (silence while the band listens; a glitch after a stall,
+# instead of a delay kept for good).
 CATCH_UP_JS = f"""() => {{
-  const player = document.querySelector('#live-band audio');
-  if (player && player.buffered.length) {{
-    const newest = player.buffered.end(player.buffered.length - 1);
-    if (newest - player.currentTime > {PLAYER_MAX_LAG_SECONDS}) player.currentTime = newest - {PLAYER_LAG_SECONDS};
-  }}
+  if (!window.vocals2songCatchUp) window.vocals2songCatchUp = setInterval(() => {{
+    const player = document.querySelector('#live-band audio');
+    if (player && player.buffered.length) {{
+      const newest = player.buffered.end(player.buffered.length - 1);
+      if (newest - player.currentTime > {PLAYER_MAX_LAG_SECONDS}) player.currentTime = newest - {PLAYER_LAG_SECONDS};
+    }}
+  }}, {int(PLAYER_CHECK_SECONDS * 1000)});
   return [];
 }}"""
 HEADPHONES_NOTE = ("🎧 **Wear headphones.** The band must not reach the microphone, or it accompanies itself. "
