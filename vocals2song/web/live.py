@@ -217,7 +217,7 @@ class LiveApp:
         if result.truncated:
             status = f"⚠️ The take reached the {LIVE_MAX_SECONDS} s limit and was cut there. {status}"
         audio = [audio_output(samples, result.sample_rate, name) for samples in (result.voice, result.song,
-                                                                                  result.accompaniment)]  # fmt: skip
+                                                                                 result.accompaniment)]  # fmt: skip
         return (*audio, chord_chart_html(harmony), status, self.song_app.kept.add(kept))
 
     # inside ----------------------------------------------------------------------------------------------------
