@@ -268,6 +268,17 @@ def test_reduce_slices_keeps_the_longest_chord_of_each_bar_or_half_bar():
     assert reduce_slices([(0.0, 4.0, None)], Meter(4, 4, [(0.0, 4.0)])) == [(0.0, 4.0, None)]
 
 
+def test_reduce_slices_prefers_the_chord_the_melody_sits_on():
+    from vocals2song.corpus.scores import Meter, PartNote, reduce_slices
+
+    meter = Meter(4, 4, [(0.0, 4.0)])
+    slices = [(0.0, 2.5, (0, "maj")), (2.5, 1.5, (7, "maj"))]   # C sounds longer, but the tune sings G, B, D
+    melody = [PartNote(0.0, 2.0, 67), PartNote(2.0, 1.0, 71), PartNote(3.0, 1.0, 74)]
+    assert reduce_slices(slices, meter) == [(0.0, 4.0, (0, "maj"))]
+    assert reduce_slices(slices, meter, melody=melody) == [(0.0, 4.0, (7, "maj"))]
+    assert reduce_slices(slices, meter, melody=melody, melody_weight=0.0) == [(0.0, 4.0, (0, "maj"))]
+
+
 def test_a_styled_corpus_arranges_its_plan_and_records_the_style(tmp_path):
     """Each piece (a generated song among them) takes a style; its pair's plan changes chord per bar or half bar, and the accompaniment
     plays it: the loudest pitch class (drums and distortion included) sits on a tone of the plan's chord in most

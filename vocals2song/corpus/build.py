@@ -442,7 +442,7 @@ def _render_pairs(job: _Job) -> list[dict]:
 
         arranged = job.style not in (None, "chamber")
         if arranged:
-            slices = reduce_slices(slices, meter, 2 if rng.random() < HALF_BAR_SHARE else 1)
+            slices = reduce_slices(slices, meter, 2 if rng.random() < HALF_BAR_SHARE else 1, melody=melody)
 
     tempo_bpm = float(rng.uniform(*TEMPO_RANGE_BPM))
     seconds_per_quarter = 60.0 / (tempo_bpm * meter.beat_quarters)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vocals2song.plan.harmony import Chord, Harmony, MelodyNote
+from vocals2song.plan.harmony import QUALITY_INTERVALS, Chord, Harmony, MelodyNote
 
 # music21 corpus folder -> composer label, in the round-robin order used to pick a diverse selection
 # (a held-out composer comes third, so any selection of 4 or more pieces has a test piece).
@@ -39,6 +39,7 @@ SCORE_SUFFIXES = frozenset(SCORE_PREFERENCE)
 Label = tuple[int, str] | None
 SEVENTH_QUALITIES = {"major": "maj7", "minor": "min7"}
 TRIAD_QUALITIES = {"major": "maj", "minor": "min", "diminished": "dim", "augmented": "aug"}
+MELODY_WEIGHT = 2.0  # reduce_slices: how much the sung line on a chord's tones counts beside how long it sounds
 
 
 @dataclass(frozen=True)
@@ -298,11 +299,14 @@ def bar_chord_slices(bar_chords: list[tuple[float, float, tuple[int, ...]]]) -> 
     return slices
 
 
-def reduce_slices(slices: list[tuple[float, float, Label]], meter: Meter,
-                  parts_per_bar: int = 1) -> list[tuple[float, float, Label]]:
-    """A song's harmonic rhythm from a score's sonorities: per bar (or per half bar, ``parts_per_bar`` = 2) the label
-    that sounds longest in it, its first beat counting double (a ``None`` slice never wins while a labelled one
-    sounds). Returns (offset, duration, label) slices, quarter lengths; a span where nothing labelled sounds is None.
+def reduce_slices(slices: list[tuple[float, float, Label]], meter: Meter, parts_per_bar: int = 1,
+                  melody: list[PartNote] = (),
+                  melody_weight: float = MELODY_WEIGHT) -> list[tuple[float, float, Label]]:
+    """A song's harmonic rhythm from a score's sonorities: per bar (or per half bar, ``parts_per_bar`` = 2), of the
+    labels that sound in it, the one that scores highest: how long it sounds (its first beat counting double) plus
+    ``melody_weight`` times the quarters of ``melody`` in the span that are its tones, so the sung line sits on the
+    chord it is given. A ``None`` slice never wins while a labelled one sounds. Returns (offset, duration, label)
+    slices, quarter lengths; a span where nothing labelled sounds is None.
     """
     order = sorted(slices, key=lambda piece: (piece[0], piece[1]))
     reduced = []
@@ -319,9 +323,18 @@ def reduce_slices(slices: list[tuple[float, float, Label]], meter: Meter,
                 if overlap > 0 and label is not None:
                     first_beat = min(end, start + meter.beat_quarters, offset + length) - max(start, offset)
                     weights[label] = weights.get(label, 0.0) + overlap + max(0.0, first_beat)
+            for label in weights:
+                weights[label] += melody_weight * _melody_on_tones(melody, label, start, end)
             label = max(weights, key=lambda key: (weights[key], key)) if weights else None
             reduced.append((start, step, label))
     return reduced
+
+
+def _melody_on_tones(melody: list[PartNote], label: tuple[int, str], start: float, end: float) -> float:
+    """Quarters of ``melody`` between ``start`` and ``end`` whose pitch class is a tone of ``label``."""
+    tones = {(label[0] + interval) % 12 for interval in QUALITY_INTERVALS[label[1]]}
+    return sum(max(0.0, min(end, note.offset + note.duration) - max(start, note.offset)) for note in melody
+               if int(round(note.pitch)) % 12 in tones)
 
 
 def beat_grid(meter: Meter, end_quarters: float) -> tuple[list[float], list[float]]:
