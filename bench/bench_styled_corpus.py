@@ -1,6 +1,7 @@
 """Check a styled corpus before training on it: per style, the shared yardstick on its pairs beside the plan band.
 
-For up to ``--per-style`` pairs of each style in a corpus built with ``vocals2song corpus --styles ...``, the pair's
+For up to ``--per-style`` pairs of each style in a corpus built with ``vocals2song corpus --styles ...``, spread
+evenly through the corpus's pairs of that style (so a sample holds many pieces and both sources), the pair's
 accompaniment is scored against its voice with the shared musicality yardstick (``evaluate.py``) and against the plan
 recorded with the pair (``planfollow.py``); the same voice and plan played by the plan band
 (:func:`vocals2song.evaluation.band.play_plan`) are scored in the same run. Prints one table: per style (and over all
@@ -40,11 +41,12 @@ def prepare(corpus: Path, per_style: int, seconds: float, folder: Path) -> list[
     """Write each chosen pair's voice, accompaniment, band and plan (cut to ``seconds``) and the two list files;
     returns the (example id, style) pairs."""
     manifest = load_manifest(corpus)
-    chosen: dict[str, list[dict]] = defaultdict(list)
+    by_style: dict[str, list[dict]] = defaultdict(list)
     for pair in manifest["pairs"]:
-        style = pair.get("style")
-        if style is not None and len(chosen[style]) < per_style:
-            chosen[style].append(pair)
+        if pair.get("style") is not None:
+            by_style[pair["style"]].append(pair)
+    chosen = {style: [pairs[index] for index in sorted(set(np.linspace(0, len(pairs) - 1, per_style).astype(int)))]
+              for style, pairs in by_style.items()}
     if not chosen:
         sys.exit(f"bench_styled_corpus: {corpus} holds no styled pairs (build it with --styles).")
     evaluate_rows, follow_rows, examples = [], [], []
