@@ -13,6 +13,9 @@ estimator reads the rendered voice alone and is scored with mir_eval against the
 * fit: the share of the sung notes' duration whose pitch class is a tone of the estimated chord (and, for
   reference, of the true chord: a melody allows several harmonisations, and passing notes fit neither).
 
+A second table shows where the tempo goes wrong: the share of pairs whose estimate is the true tempo, or its half,
+two thirds, three halves or double (within 4 %), or none of these.
+
 Then the median time of :func:`vocals2song.plan.estimate.estimate_harmony` on a 15 s voice (the original project's demo
 recording when ``../shared/seed-samples`` is beside the checkout, else a rendered voice), with and without the
 STFT magnitude given (inference gives it), and of the whole :func:`vocals2song.inference.vocals_to_song` with the
@@ -125,6 +128,7 @@ def score_corpus(corpus: Path, split: str, max_pairs: int | None, pitch: str, ja
                 totals[group][rule].append((matching, seconds))
             totals[group]["fit"].append(melody_fit(reference.melody, estimate.chords))
             totals[group]["true_fit"].append(melody_fit(reference.melody, reference.chords))
+            totals[group]["tempo_ratio"].append(ratio)
         print(f"\r{number + 1}/{len(pairs)} pairs", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return totals
@@ -231,6 +235,21 @@ def print_table(totals: dict) -> None:
         print(f"| {group} | {len(values['key'])} | " + " | ".join(cells) + " |")
 
 
+TEMPO_RATIOS = ((0.5, "×½"), (2.0 / 3.0, "×⅔"), (1.0, "×1"), (1.5, "×3/2"), (2.0, "×2"))
+
+
+def print_tempo_ratios(totals: dict) -> None:
+    """Where the tempo goes wrong: per collection, the share of pairs whose estimated tempo is within 4 % of the true
+    one times each of :data:`TEMPO_RATIOS`, or of none."""
+    print("| collection | pairs | " + " | ".join(title for _, title in TEMPO_RATIOS) + " | other |")
+    print("|" + "---|" * (len(TEMPO_RATIOS) + 3))
+    for group in sorted(group for group in totals if group != "all") + ["all"]:
+        ratios = np.asarray(totals[group]["tempo_ratio"])
+        hits = [np.abs(ratios / factor - 1) <= TEMPO_TOLERANCE for factor, _ in TEMPO_RATIOS]
+        cells = [f"{np.mean(hit):.2f}" for hit in hits] + [f"{np.mean(~np.any(hits, axis=0)):.2f}"]
+        print(f"| {group} | {len(ratios)} | " + " | ".join(cells) + " |")
+
+
 def timing(corpus: Path, repeats: int, pitch: str, weights: str | None) -> list[tuple[str, float, float]]:
     """(stage, median wall ms, median CPU ms of this process): the machine is shared, so the CPU time (all the
     estimator's work is single-threaded) says what it costs on an idle machine, the wall time what it cost now."""
@@ -297,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         totals = score_corpus(args.corpus, args.split, args.max_pairs, args.pitch, args.jazz)
         print(f"\n{args.split} split of {args.corpus}, pitch tracker {args.pitch}, jazz {args.jazz}\n")
         print_table(totals)
+        print("\nestimated tempo / true tempo\n")
+        print_tempo_ratios(totals)
     load = os.getloadavg()[0]
     print(f"\n| stage (load average {load:.1f} on {os.cpu_count()} cores) | wall ms (median) | CPU ms (median, all threads) |")
     print("|---|---|---|")
