@@ -279,6 +279,18 @@ def test_reduce_slices_prefers_the_chord_the_melody_sits_on():
     assert reduce_slices(slices, meter, melody=melody, melody_weight=0.0) == [(0.0, 4.0, (0, "maj"))]
 
 
+def test_reduce_slices_splits_a_bar_only_where_the_tune_asks_for_two_chords():
+    from vocals2song.corpus.scores import Meter, PartNote, reduce_slices
+
+    meter = Meter(4, 4, [(0.0, 4.0), (4.0, 4.0)])
+    slices = [(0.0, 2.0, (0, "maj")), (2.0, 2.0, (7, "maj")), (4.0, 2.0, (0, "maj")), (6.0, 2.0, (7, "maj"))]
+    melody = [PartNote(0.0, 2.0, 64), PartNote(2.0, 2.0, 71),   # bar 1: E then B, one chord cannot hold both
+              PartNote(4.0, 2.0, 67), PartNote(6.0, 2.0, 67)]   # bar 2: G throughout, C and G both hold it
+    assert reduce_slices(slices, meter, melody=melody, split_gain=0.125) == [
+        (0.0, 2.0, (0, "maj")), (2.0, 2.0, (7, "maj")), (4.0, 4.0, (0, "maj"))]
+    assert reduce_slices(slices, meter, melody=melody) == [(0.0, 4.0, (0, "maj")), (4.0, 4.0, (0, "maj"))]
+
+
 def test_a_styled_corpus_arranges_its_plan_and_records_the_style(tmp_path):
     """Each piece (a generated song among them) takes a style; its pair's plan changes chord per bar or half bar, and the accompaniment
     plays it: the loudest pitch class (drums and distortion included) sits on a tone of the plan's chord in most

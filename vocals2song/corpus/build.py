@@ -38,10 +38,10 @@ from pathlib import Path
 import numpy as np
 
 from vocals2song.errors import TrainingDataError, Vocals2SongError
-from vocals2song.corpus.scores import (Meter, PartNote, Piece, analyze_key, bar_chord_slices, chord_slices, excerpt_harmony,
-                                generate_accompaniment, mean_pitch, parse_piece, part_notes, performed_harmony,
-                                read_meter, reduce_slices, select_pieces, split_for_piece, stable_hash,
-                                top_line)
+from vocals2song.corpus.scores import (SPLIT_GAIN, Meter, PartNote, Piece, analyze_key, bar_chord_slices,
+                                chord_slices, excerpt_harmony, generate_accompaniment, mean_pitch, parse_piece,
+                                part_notes, performed_harmony, read_meter, reduce_slices, select_pieces,
+                                split_for_piece, stable_hash, top_line)
 from vocals2song.arrange.arranger import arrange, sevenths
 from vocals2song.arrange.produce import play_arrangement
 from vocals2song.arrange.render import (DRUM_CHANNEL, Soundfonts, _require_fluidsynth, choose_soundfonts,
@@ -118,7 +118,8 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
             without spending time on the held-out composers); ``pieces`` then counts the pieces kept. None: all.
         styles: render a styled corpus: each piece takes one of these styles (:data:`vocals2song.plan.style.STYLES`)
             that suits its kind (:func:`assign_styles`) and each pair records its ``"style"``. In every style but ``"chamber"`` the score's chords are reduced to
-            one per bar (or, for a :data:`HALF_BAR_SHARE` of the pieces, per half bar), the plan recorded with the
+            one per bar, two where the tune asks for it (``SPLIT_GAIN`` in :mod:`vocals2song.corpus.scores`), or
+            for a :data:`HALF_BAR_SHARE` of the pieces one per half bar; the plan recorded with the
             pair is that reduction (sevenths of the key in ``"jazz"``) and the accompaniment is the plan arranged in
             the style (:mod:`vocals2song.arrange`), played through Debian's soundfonts when ``soundfont`` is None
             and mixed through pedalboard. ``"chamber"`` plays the score's own lower parts, recorded with their
@@ -442,7 +443,8 @@ def _render_pairs(job: _Job) -> list[dict]:
 
         arranged = job.style not in (None, "chamber")
         if arranged:
-            slices = reduce_slices(slices, meter, 2 if rng.random() < HALF_BAR_SHARE else 1, melody=melody)
+            slices = reduce_slices(slices, meter, 2 if rng.random() < HALF_BAR_SHARE else 1, melody=melody,
+                                   split_gain=SPLIT_GAIN)
 
     tempo_bpm = float(rng.uniform(*TEMPO_RANGE_BPM))
     seconds_per_quarter = 60.0 / (tempo_bpm * meter.beat_quarters)

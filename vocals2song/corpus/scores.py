@@ -40,6 +40,7 @@ Label = tuple[int, str] | None
 SEVENTH_QUALITIES = {"major": "maj7", "minor": "min7"}
 TRIAD_QUALITIES = {"major": "maj", "minor": "min", "diminished": "dim", "augmented": "aug"}
 MELODY_WEIGHT = 2.0  # reduce_slices: how much the sung line on a chord's tones counts beside how long it sounds
+SPLIT_GAIN = 0.125  # reduce_slices: a bar takes two chords where they hold this share of its length more of the tune
 
 
 @dataclass(frozen=True)
@@ -300,34 +301,56 @@ def bar_chord_slices(bar_chords: list[tuple[float, float, tuple[int, ...]]]) -> 
 
 
 def reduce_slices(slices: list[tuple[float, float, Label]], meter: Meter, parts_per_bar: int = 1,
-                  melody: list[PartNote] = (),
-                  melody_weight: float = MELODY_WEIGHT) -> list[tuple[float, float, Label]]:
+                  melody: list[PartNote] = (), melody_weight: float = MELODY_WEIGHT,
+                  split_gain: float | None = None) -> list[tuple[float, float, Label]]:
     """A song's harmonic rhythm from a score's sonorities: per bar (or per half bar, ``parts_per_bar`` = 2), of the
     labels that sound in it, the one that scores highest: how long it sounds (its first beat counting double) plus
     ``melody_weight`` times the quarters of ``melody`` in the span that are its tones, so the sung line sits on the
-    chord it is given. A ``None`` slice never wins while a labelled one sounds. Returns (offset, duration, label)
-    slices, quarter lengths; a span where nothing labelled sounds is None.
+    chord it is given. A ``None`` slice never wins while a labelled one sounds.
+
+    With ``split_gain`` (and one part per bar), a full bar takes two chords, one per half, where the tune asks for it:
+    where the halves' chords hold more of the tune on their tones than the bar's chord does by over ``split_gain``
+    times the bar's length.
+
+    Returns (offset, duration, label) slices, quarter lengths; a span where nothing labelled sounds is None.
     """
     order = sorted(slices, key=lambda piece: (piece[0], piece[1]))
     reduced = []
     for bar_offset, bar_length in meter.bars:
-        count = parts_per_bar if bar_length >= meter.bar_quarters - 1e-6 else 1
+        full = bar_length >= meter.bar_quarters - 1e-6
+        count = parts_per_bar if full else 1
         step = bar_length / count
-        for part in range(count):
-            start, end = bar_offset + part * step, bar_offset + (part + 1) * step
-            weights: dict[tuple[int, str], float] = {}
-            for offset, length, label in order:
-                if offset >= end:
-                    break
-                overlap = min(end, offset + length) - max(start, offset)
-                if overlap > 0 and label is not None:
-                    first_beat = min(end, start + meter.beat_quarters, offset + length) - max(start, offset)
-                    weights[label] = weights.get(label, 0.0) + overlap + max(0.0, first_beat)
-            for label in weights:
-                weights[label] += melody_weight * _melody_on_tones(melody, label, start, end)
-            label = max(weights, key=lambda key: (weights[key], key)) if weights else None
-            reduced.append((start, step, label))
+        spans = [(bar_offset + part * step, step, _reduced_label(order, bar_offset + part * step,
+                                                                  bar_offset + (part + 1) * step, meter, melody,
+                                                                  melody_weight)) for part in range(count)]
+        if split_gain is not None and count == 1 and full and spans[0][2] is not None:
+            half = bar_length / 2
+            halves = [(bar_offset + part * half, half, _reduced_label(order, bar_offset + part * half,
+                                                                       bar_offset + (part + 1) * half, meter, melody,
+                                                                       melody_weight)) for part in range(2)]
+            if all(label is not None for _, _, label in halves):
+                gain = sum(_melody_on_tones(melody, label, start, start + length) for start, length, label in halves)
+                if gain - _melody_on_tones(melody, spans[0][2], bar_offset, bar_offset + bar_length) > \
+                        split_gain * bar_length:
+                    spans = halves
+        reduced += spans
     return reduced
+
+
+def _reduced_label(order: list[tuple[float, float, Label]], start: float, end: float, meter: Meter,
+                   melody: list[PartNote], melody_weight: float) -> Label:
+    """:func:`reduce_slices`'s chord for the span ``start``–``end``: ``order`` is the slices sorted by offset."""
+    weights: dict[tuple[int, str], float] = {}
+    for offset, length, label in order:
+        if offset >= end:
+            break
+        overlap = min(end, offset + length) - max(start, offset)
+        if overlap > 0 and label is not None:
+            first_beat = min(end, start + meter.beat_quarters, offset + length) - max(start, offset)
+            weights[label] = weights.get(label, 0.0) + overlap + max(0.0, first_beat)
+    for label in weights:
+        weights[label] += melody_weight * _melody_on_tones(melody, label, start, end)
+    return max(weights, key=lambda key: (weights[key], key)) if weights else None
 
 
 def _melody_on_tones(melody: list[PartNote], label: tuple[int, str], start: float, end: float) -> float:
