@@ -221,6 +221,11 @@ def summarise(values: list) -> float:
     return float(np.mean(values))
 
 
+def row_groups(totals: dict) -> list[str]:
+    """The table rows: the collections in name order, then "all"."""
+    return sorted(group for group in totals if group != "all") + ["all"]
+
+
 def print_table(totals: dict) -> None:
     columns = [("key", "key"), ("beat_f", "beat F"), ("beat_f_given_tempo", "beat F (tempo given)"),
                ("downbeat_f", "downbeat F"), ("tempo_ok", "tempo ±4%"), ("tempo_octave_ok", "tempo ±4% ×½,1,2"), ("root", "chord root"),
@@ -228,8 +233,7 @@ def print_table(totals: dict) -> None:
     header = "| collection | pairs | " + " | ".join(title for _, title in columns) + " |"
     print(header)
     print("|" + "---|" * (len(columns) + 2))
-    groups = sorted(group for group in totals if group != "all") + ["all"]
-    for group in groups:
+    for group in row_groups(totals):
         values = totals[group]
         cells = [f"{summarise(values[name]):.2f}" for name, _ in columns]
         print(f"| {group} | {len(values['key'])} | " + " | ".join(cells) + " |")
@@ -243,7 +247,7 @@ def print_tempo_ratios(totals: dict) -> None:
     one times each of :data:`TEMPO_RATIOS`, or of none."""
     print("| collection | pairs | " + " | ".join(title for _, title in TEMPO_RATIOS) + " | other |")
     print("|" + "---|" * (len(TEMPO_RATIOS) + 3))
-    for group in sorted(group for group in totals if group != "all") + ["all"]:
+    for group in row_groups(totals):
         ratios = np.asarray(totals[group]["tempo_ratio"])
         hits = [np.abs(ratios / factor - 1) <= TEMPO_TOLERANCE for factor, _ in TEMPO_RATIOS]
         cells = [f"{np.mean(hit):.2f}" for hit in hits] + [f"{np.mean(~np.any(hits, axis=0)):.2f}"]

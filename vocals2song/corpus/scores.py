@@ -315,24 +315,25 @@ def reduce_slices(slices: list[tuple[float, float, Label]], meter: Meter, parts_
     Returns (offset, duration, label) slices, quarter lengths; a span where nothing labelled sounds is None.
     """
     order = sorted(slices, key=lambda piece: (piece[0], piece[1]))
+
+    def divided(bar_offset: float, bar_length: float, count: int) -> list[tuple[float, float, Label]]:
+        step = bar_length / count
+        return [(bar_offset + part * step, step, _reduced_label(order, bar_offset + part * step,
+                                                                 bar_offset + (part + 1) * step, meter, melody,
+                                                                 melody_weight)) for part in range(count)]
+
+    def on_tones(spans: list[tuple[float, float, Label]]) -> float:
+        return sum(_melody_on_tones(melody, label, start, start + length) for start, length, label in spans)
+
     reduced = []
     for bar_offset, bar_length in meter.bars:
         full = bar_length >= meter.bar_quarters - 1e-6
-        count = parts_per_bar if full else 1
-        step = bar_length / count
-        spans = [(bar_offset + part * step, step, _reduced_label(order, bar_offset + part * step,
-                                                                  bar_offset + (part + 1) * step, meter, melody,
-                                                                  melody_weight)) for part in range(count)]
-        if split_gain is not None and count == 1 and full and spans[0][2] is not None:
-            half = bar_length / 2
-            halves = [(bar_offset + part * half, half, _reduced_label(order, bar_offset + part * half,
-                                                                       bar_offset + (part + 1) * half, meter, melody,
-                                                                       melody_weight)) for part in range(2)]
-            if all(label is not None for _, _, label in halves):
-                gain = sum(_melody_on_tones(melody, label, start, start + length) for start, length, label in halves)
-                if gain - _melody_on_tones(melody, spans[0][2], bar_offset, bar_offset + bar_length) > \
-                        split_gain * bar_length:
-                    spans = halves
+        spans = divided(bar_offset, bar_length, parts_per_bar if full else 1)
+        if split_gain is not None and len(spans) == 1 and full and spans[0][2] is not None:
+            halves = divided(bar_offset, bar_length, 2)
+            if all(label is not None for _, _, label in halves) and \
+                    on_tones(halves) - on_tones(spans) > split_gain * bar_length:
+                spans = halves
         reduced += spans
     return reduced
 
