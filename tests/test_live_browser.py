@@ -31,7 +31,7 @@ from test_live import C_MAJOR_BARS, sung_melody  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 SING_SECONDS = 10.0
 MAX_DELAY_SECONDS = 10.0  # a broken path (a player that never plays, chunks piling up without end) is far beyond;
-# the figure itself is printed (1.85-4.0 s on an idle 2-core machine, Chromium included: README)
+# the figure itself is printed (medians of 1.4-1.8 s and 1.9-4.0 s on two idle 2-core machines, Chromium included: README)
 
 pytestmark = [
     pytest.mark.browser,
