@@ -13,6 +13,9 @@ estimator reads the rendered voice alone and is scored with mir_eval against the
 * fit: the share of the sung notes' duration whose pitch class is a tone of the estimated chord (and, for
   reference, of the true chord: a melody allows several harmonisations, and passing notes fit neither).
 
+Rows: each collection, then the pairs whose singer sang and those whose singer spoke (``speech_like`` in the
+manifest: a spoken voice follows the tune's pitches only loosely, so its key and chords are barely in it), then all.
+
 A second table shows where the tempo goes wrong: the share of pairs whose estimate is the true tempo, or its half,
 two thirds, three halves or double (within 4 %), or none of these.
 
@@ -121,7 +124,7 @@ def score_corpus(corpus: Path, split: str, max_pairs: int | None, pitch: str, ja
             "tempo_octave_ok": any(abs(ratio * factor - 1) <= TEMPO_TOLERANCE for factor in (0.5, 1, 2)),
         }
         chords = chord_comparisons(reference, estimate)
-        for group in (pair["composer"], "all"):
+        for group in (pair["composer"], voice_kind(pair), "all"):
             for name, value in row.items():
                 totals[group][name].append(float(value))
             for rule, (matching, seconds) in chords.items():
@@ -221,9 +224,18 @@ def summarise(values: list) -> float:
     return float(np.mean(values))
 
 
+VOICE_KINDS = ("sung voices", "spoken voices")
+
+
+def voice_kind(pair: dict) -> str:
+    """Whether the pair's singer sang or spoke (a spoken voice follows the tune's pitches only loosely)."""
+    return VOICE_KINDS[1] if pair.get("singer", {}).get("speech_like") else VOICE_KINDS[0]
+
+
 def row_groups(totals: dict) -> list[str]:
-    """The table rows: the collections in name order, then "all"."""
-    return sorted(group for group in totals if group != "all") + ["all"]
+    """The table rows: the collections in name order, then sung and spoken voices, then "all"."""
+    kinds = [kind for kind in VOICE_KINDS if kind in totals]
+    return sorted(group for group in totals if group != "all" and group not in VOICE_KINDS) + kinds + ["all"]
 
 
 def print_table(totals: dict) -> None:
