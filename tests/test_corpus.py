@@ -291,7 +291,7 @@ def test_reduce_slices_splits_a_bar_only_where_the_tune_asks_for_two_chords():
     assert reduce_slices(slices, meter, melody=melody) == [(0.0, 4.0, (0, "maj")), (4.0, 4.0, (0, "maj"))]
 
 
-def test_a_styled_corpus_arranges_its_plan_and_records_the_style(tmp_path):
+def test_a_styled_corpus_arranges_its_plan_and_records_the_style(tmp_path, monkeypatch):
     """Each piece (a generated song among them) takes a style; its pair's plan changes chord per bar or half bar, and the accompaniment
     plays it: the loudest pitch class (drums and distortion included) sits on a tone of the plan's chord in most
     frames (bench/bench_styled_corpus.py measures it with the shared yardstick)."""
@@ -303,13 +303,15 @@ def test_a_styled_corpus_arranges_its_plan_and_records_the_style(tmp_path):
     import librosa
     import soundfile
 
+    from vocals2song.corpus import build
     from vocals2song.corpus.build import build_corpus, load_manifest
     from vocals2song.errors import PlanError, Vocals2SongError
     from vocals2song.plan.harmony import Harmony
 
     styles = ("jazz", "rock", "chamber")
-    build_corpus(tmp_path, pieces=3, songs=1, max_seconds=6.0, workers=1, sample_rate=SAMPLE_RATE, progress=False,
-                 styles=styles, splits=("train",))
+    same_settings = dict(pieces=3, songs=1, max_seconds=6.0, workers=1, sample_rate=SAMPLE_RATE, progress=False,
+                         styles=styles, splits=("train",))
+    build_corpus(tmp_path, **same_settings)
     manifest = load_manifest(tmp_path)
     assert {pair["style"] for pair in manifest["pairs"]} <= set(styles)
     assert any(pair["composer"] == "songs" for pair in manifest["pairs"]), "the generated song gave no pair"
@@ -341,6 +343,10 @@ def test_a_styled_corpus_arranges_its_plan_and_records_the_style(tmp_path):
     with pytest.raises(Vocals2SongError, match="other settings"):
         build_corpus(tmp_path, pieces=3, max_seconds=6.0, workers=1, sample_rate=SAMPLE_RATE, progress=False,
                      styles=("pop",), splits=("train",))
+    # the same settings with other arranging code: refused too, not resumed into a mix of two kinds of pairs
+    monkeypatch.setattr(build, "ARRANGEMENT_REVISION", build.ARRANGEMENT_REVISION + 1)
+    with pytest.raises(Vocals2SongError, match="other settings"):
+        build_corpus(tmp_path, **same_settings)
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -54,6 +54,9 @@ from vocals2song.corpus.voice_augment import SPEECH_LIKE_SHARE, maybe_augment_vo
 FORMAT_NAME = "vocals2song-corpus"
 FORMAT_VERSION = 2  # 2: each pair carries its true harmony ("harmony") and its start in the piece
 READABLE_VERSIONS = (1, 2)  # version 1 manifests have no harmony: training estimates it from the voice
+# Bump when the styled pairs come out differently for the same settings (the score reduction, the arranger, its
+# levels): a styled corpus records it in its settings, so a rerun with other code does not mix two kinds of pairs.
+ARRANGEMENT_REVISION = 1
 MANIFEST_NAME = "manifest.json"
 PROGRESS_NAME = "progress.jsonl"
 SPLITS = ("train", "validation", "test")
@@ -160,6 +163,7 @@ def build_corpus(out_dir, *, pieces: int | None = None, workers: int | None = No
         settings["splits"] = sorted(splits)
     if styles is not None:
         settings["styles"] = list(styles)
+        settings["arrangement_revision"] = ARRANGEMENT_REVISION
         if soundfont is None:
             settings["soundfont"] = "installed"
     if songs:
