@@ -129,6 +129,25 @@ def test_jazz_walks_and_marks_its_approach_notes():
     assert any(note.passing for note in bass)
 
 
+@pytest.mark.parametrize("style", ["jazz", "pop"])
+def test_a_seventh_is_struck_softer_than_its_triad(style):
+    """The tone above the triad is colour: in every struck chord it is softer than the triad's tones beside it."""
+    plan = sevenths(make_plan())
+    chords = arrange(plan, style, 0).track("chords").notes
+    compared = 0
+    for chord in plan.chords:
+        if len(chord.pitch_classes) < 4:
+            continue
+        for start in sorted({note.start for note in chords if chord.start <= note.start < chord.end}):
+            struck = [note for note in chords if abs(note.start - start) < 0.02]  # a strum spreads its strings
+            colour = [note.velocity for note in struck if note.pitch % 12 in chord.pitch_classes[3:]]
+            triad = [note.velocity for note in struck if note.pitch % 12 in chord.pitch_classes[:3]]
+            if colour and triad:
+                assert max(colour) < min(triad), (chord.name, colour, triad)
+                compared += 1
+    assert compared >= 10
+
+
 def test_sevenths_are_diatonic():
     plan = make_plan()
     names = [chord.name for chord in sevenths(plan).chords if chord.root >= 0]
